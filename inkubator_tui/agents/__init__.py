@@ -1,0 +1,1 @@
+"""The director agent and its language-model backends."""

@@ -1,0 +1,538 @@
+"""`inkubator`: the TUI by default, and headless subcommands over the same pipeline.
+
+Exit codes: 0 done · 1 error · 2 bad usage · 3 stopped at an approval gate ·
+4 some jobs failed · 130 cancelled (Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, LoadedConfig, load_config, parse_cli_overrides, user_config_file
+from .project.models import BeatSheet, Draft, DraftStatus, ProjectSettings, Step
+from .project.store import ProjectError, Store
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
+COMMANDS = {"new", "produce", "beats", "status", "approve", "reject", "revise", "doctor", "config", "log", "tui"}
+
+
+class CliError(Exception):
+    """Bad input: one line on stderr, non-zero exit, nothing lost."""
+
+
+# ---- helpers ---------------------------------------------------------------
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def read_notes(path: Path) -> str:
+    if not path.exists():
+        raise CliError(f"notes file {path} does not exist")
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give a notes file (.txt, .md or .fountain)")
+    if path.suffix.lower() not in NOTES_SUFFIXES:
+        raise CliError(f"{path.name}: notes must be .txt, .md or .fountain (got {path.suffix or 'no extension'})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text; save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise CliError(f"{path} is empty; write what happens, scene by scene")
+    return text
+
+
+def _load_config(args, project: Path | None = None) -> LoadedConfig:
+    return load_config(parse_cli_overrides(getattr(args, "set", None) or []), project_dir=project)
+
+
+def _open(project: Path) -> Store:
+    return Store.open(project)
+
+
+def _pipeline(store: Store, loaded: LoadedConfig):
+    from .pipeline.pipeline import Pipeline
+    from .pipeline.registry import Registry
+
+    return Pipeline(store, Registry(loaded.config))
+
+
+class _ProgressPrinter:
+    """Throttled progress lines on stderr (one per job per half second)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if event.fraction < 1.0 and now - self._last.get(event.job, 0) < 0.5:
+                return
+            self._last[event.job] = now
+            print(f"  {event.job}: {event.fraction:4.0%} {event.message}", file=sys.stderr, flush=True)
+
+
+def _draft_line(store: Store, d: Draft) -> str:
+    label = "sketch/rules (non-neural)" if d.provenance.non_neural else d.provenance.model_id
+    files = ", ".join(str(store.assets.path(f)) for f in d.files)
+    extra = ""
+    if d.step == Step.VOICE:
+        extra = f" {d.data.get('seconds', '?')}s “{d.provenance.prompt[:60]}”"
+    return f"draft {d.id}: {d.step.value} {d.target} v{d.version} [{d.provenance.backend}: {label}]{extra}" + \
+        (f"\n    {files}" if files else "")
+
+
+def _sheet_table(sheet: BeatSheet, title: str = ""):
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False)
+    for col in ("Shot", "Scene", "Size", "Angle", "Move", "Dur", "Action", "Dialogue"):
+        table.add_column(col, overflow="fold")
+    for s in sheet.shots:
+        dialogue = "\n".join(f"{dl.character}: {dl.text}" for dl in s.dialogue)
+        table.add_row(s.number, str(s.scene), s.size.value, s.angle.value, s.movement.value, f"{s.duration_s:g}s",
+                      s.action, dialogue)
+    return table
+
+
+# ---- commands --------------------------------------------------------------
+def cmd_new(args) -> int:
+    settings = ProjectSettings(title=args.title or Path(args.dir).resolve().name, fps=args.fps, aspect=args.aspect)
+    store = Store.create(Path(args.dir), settings)
+    print(f"created project {store.root} ({settings.title}, {settings.aspect}, {settings.fps} fps)")
+    print(f"next: inkubator produce NOTES.txt --project {args.dir}")
+    return EXIT_OK
+
+
+def cmd_beats(args) -> int:
+    from .pipeline.backend import CancelToken, Job
+    from .pipeline.pipeline import shot_json
+    from .pipeline.registry import Registry
+
+    notes = read_notes(Path(args.notes))
+    loaded = _load_config(args)
+    backend = Registry(loaded.config).resolve(Step.BEATS)
+    if backend is None:
+        raise CliError("no beats backend is configured; set llm.backend (see `inkubator doctor`)")
+    backend.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Job(step=Step.BEATS, target="sheet", settings=ProjectSettings(), workdir=Path(tmp), notes=notes)
+        result = backend(job, seed=0, progress=lambda f, m: None, cancel=CancelToken())
+    sheet = BeatSheet.model_validate(result.data["sheet"])
+    if args.json:
+        print(json.dumps({"title": sheet.title, "backend": backend.info().name,
+                          "scenes": [s.model_dump() for s in sheet.scenes],
+                          "characters": [c.name for c in sheet.characters],
+                          "shots": [shot_json(s) for s in sheet.shots]}, indent=2))
+    else:
+        _console().print(_sheet_table(sheet, f"{sheet.title or Path(args.notes).name} — {backend.info().name}"))
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    store = _open(Path(args.project))
+    pipe = _pipeline(store, _load_config(args, store.root))
+    status = pipe.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    colours = {"approved": "green", "pending": "yellow", "stale": "magenta", "rejected": "red", "todo": "dim",
+               "n/a": "dim", "unavailable": "dim"}
+    table = Table(title=f"{status['project']['title']} — {store.root}")
+    for col in ("Shot", "Size", "Angle", "Move", "Dur", "Action", "Lines", *[s.value for s in Step]):
+        table.add_column(col, overflow="ellipsis", no_wrap=col == "Action", max_width=28 if col == "Action" else None)
+    for s in status["shots"]:
+        cells = [f"[{colours.get(v, 'white')}]{v}[/]" for v in s["steps"].values()]
+        table.add_row(s["number"], s["size"], s["angle"], s["movement"], f"{s['duration_s']:g}s", s["action"],
+                      str(len(s["dialogue"])), *cells)
+    con = _console()
+    con.print(table)
+    if status["pending"]:
+        ids = " ".join(str(p["id"]) for p in status["pending"])
+        con.print(f"{len(status['pending'])} draft(s) await approval: "
+                  f"inkubator approve --project {args.project} {ids}")
+    if status["animatic"]:
+        con.print(f"animatic: {status['animatic']}")
+    return EXIT_OK
+
+
+def cmd_approve(args) -> int:
+    store = _open(Path(args.project))
+    pipe = _pipeline(store, _load_config(args, store.root))
+    for draft_id in args.ids:
+        d = pipe.approve(draft_id, mode="cli", approver=args.approver)
+        print(f"approved draft {d.id}: {d.step.value} {d.target} v{d.version}")
+    return EXIT_OK
+
+
+def cmd_reject(args) -> int:
+    store = _open(Path(args.project))
+    pipe = _pipeline(store, _load_config(args, store.root))
+    for draft_id in args.ids:
+        d = pipe.reject(draft_id, note=args.note or "", approver=args.approver)
+        print(f"rejected draft {d.id}: {d.step.value} {d.target} v{d.version}"
+              + (f" — note for the redo: {d.note}" if d.note else ""))
+    return EXIT_OK
+
+
+def cmd_revise(args) -> int:
+    store = _open(Path(args.project))
+    pipe = _pipeline(store, _load_config(args, store.root))
+    changes: dict[str, Any] = {}
+    for pair in args.changes:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise CliError(f"{pair!r}: write changes as field=value (e.g. size=CU)")
+        if key in ("characters",):
+            changes[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key == "dialogue":
+            raise CliError("dialogue cannot be set from the command line yet; edit it in the app")
+        else:
+            changes[key] = value
+    before = set(d.id for d in store.drafts(status=DraftStatus.STALE))
+    shot = pipe.revise_shot(args.shot, changes)
+    stale = [d for d in store.drafts(status=DraftStatus.STALE) if d.id not in before]
+    print(f"shot {shot.number} revised; {len(stale)} draft(s) now stale"
+          + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale) if stale else ""))
+    return EXIT_OK
+
+
+def cmd_log(args) -> int:
+    store = _open(Path(args.project))
+    for at, what in store.history():
+        print(f"{at}  {what}")
+    return EXIT_OK
+
+
+def cmd_doctor(args) -> int:
+    from .pipeline.registry import Registry
+
+    loaded = _load_config(args, Path(args.project) if args.project else None)
+    registry = Registry(loaded.config)
+    rows = []
+    for r in registry.readiness():
+        chosen = registry.resolve(r.step) if r.ready else None
+        in_use = chosen is not None and chosen.info().name == r.name
+        rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
+                     "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
+    steps_ok = {s.value: any(r["in_use"] for r in rows if r["step"] == s.value) for s in Step}
+    system = _system_checks()
+    if args.json:
+        print(json.dumps({"backends": rows, "steps": steps_ok, "system": system,
+                          "config_files": [str(f) for f in loaded.files]}, indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title="inkubator doctor")
+        for col in ("Step", "Backend", "State", "Details / how to add"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
+            if r["non_neural"] and r["ready"]:
+                state += " [dim](labelled default, not a model)[/]"
+            detail = r["detail"] + (f"\n[dim]→ {r['fix']}[/]" if r["fix"] else "")
+            table.add_row(r["step"], r["backend"], state, detail)
+        con = _console()
+        con.print(table)
+        for name, (ok, detail) in system.items():
+            con.print(f"{'[green]ok[/]' if ok else '[yellow]missing[/]'}  {name}: {detail}")
+        con.print(f"config: {', '.join(map(str, loaded.files)) or f'{user_config_file()} (not created; defaults)'}")
+    return EXIT_OK if all(steps_ok.values()) else EXIT_ERROR
+
+
+def _system_checks() -> dict[str, tuple[bool, str]]:
+    import ctypes.util
+
+    out = {}
+    audio = ctypes.util.find_library("portaudio")
+    out["audio playback"] = (bool(audio), audio or "libportaudio2 not installed: voice lines are saved as WAV files "
+                                                  "you can play yourself (apt-get install libportaudio2)")
+    vulkan = ctypes.util.find_library("vulkan")
+    out["vulkan"] = (bool(vulkan), vulkan or "libvulkan1 not installed: the Vulkan RIFE path is unavailable "
+                                             "(apt-get install libvulkan1)")
+    return out
+
+
+def cmd_config(args) -> int:
+    loaded = _load_config(args, Path(args.project) if args.project else None)
+    rows = loaded.rows()
+    if args.json:
+        print(json.dumps({k: {"value": v, "source": src} for k, v, src in rows}, indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"effective settings (user file: {user_config_file()})")
+    for col in ("Setting", "Value", "From"):
+        table.add_column(col, overflow="fold")
+    for k, v, src in rows:
+        table.add_row(k, json.dumps(v), src if src != "default" else "[dim]default[/]")
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_tui(args) -> int:
+    from .tui.app import run_app
+
+    return run_app(Path(args.dir) if args.dir else None, _load_config(args))
+
+
+# ---- produce ------------------------------------------------------------------
+def cmd_produce(args) -> int:
+    from .pipeline.backend import CancelToken
+    from .pipeline.pipeline import Pipeline
+
+    notes_path = Path(args.notes)
+    notes = read_notes(notes_path)
+    root = Path(args.project)
+    if not (root / "project.sqlite").exists():
+        store = Store.create(root, ProjectSettings(title=root.resolve().name))
+        print(f"created project {root}", file=sys.stderr)
+    else:
+        store = _open(root)
+    loaded = _load_config(args, root)
+    pipe: Pipeline = _pipeline(store, loaded)
+    mode = "approve-all" if args.approve_all else "interactive" if args.interactive else "stop"
+    cancel = CancelToken()
+    printer = _ProgressPrinter(quiet=args.json)
+    reports = []
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    result: dict[str, Any] = {"project": str(root), "mode": mode, "steps": reports, "complete": False}
+
+    def finish(code: int) -> int:
+        status = pipe.status()
+        result["waiting"] = status["pending"]
+        result["animatic"] = status["animatic"]
+        if args.json:
+            print(json.dumps(result, indent=2))
+        return code
+
+    def record(r) -> None:
+        reports.append({"step": r.step.value, "backend": r.backend, "created": [d.id for d in r.created],
+                        "cached": [d.id for d in r.cached], "up_to_date": r.up_to_date,
+                        "blocked": [{"target": b.label, "reason": b.reason} for b in r.blocked],
+                        "failed": [{"job": j, "error": e} for j, e in r.failed], "cancelled": r.cancelled})
+        say(r.summary())
+        for b in r.blocked:
+            say(f"  blocked: {b.label}: {b.reason}")
+        for j, e in r.failed:
+            say(f"  failed: {j}: {e}")
+
+    try:
+        report = pipe.draft_beats(notes, source=notes_path.name, cancel=cancel, on_progress=printer)
+        record(report)
+        if not report.ok:
+            return finish(EXIT_CANCELLED if report.cancelled else EXIT_FAILED)
+        if not _gate(pipe, Step.BEATS, mode, args, say):
+            return finish(EXIT_GATE)
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+            report = pipe.run_step(step, cancel=cancel, on_progress=printer)
+            record(report)
+            if report.cancelled:
+                return finish(EXIT_CANCELLED)
+            if report.failed:
+                return finish(EXIT_FAILED)
+            if report.backend is None:
+                continue
+            if not _gate(pipe, step, mode, args, say):
+                return finish(EXIT_GATE)
+            leftover = plan_blocked(pipe, step)
+            if leftover:
+                for b in leftover:
+                    say(f"  waiting: {b.label}: {b.reason}")
+                return finish(EXIT_GATE)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        say("cancelled; finished drafts are kept")
+        return finish(EXIT_CANCELLED)
+    result["complete"] = True
+    status = pipe.status()
+    if status["animatic"]:
+        say(f"animatic: {status['animatic']}")
+    return finish(EXIT_OK)
+
+
+def plan_blocked(pipe, step: Step):
+    from .pipeline.steps import plan
+
+    _, blocked = plan(step, pipe.context())
+    return blocked
+
+
+def _gate(pipe, step: Step, mode: str, args, say) -> bool:
+    """Get every pending draft of `step` decided. True when nothing waits."""
+    while True:
+        pending = pipe.pending(step)
+        if not pending:
+            return True
+        if mode == "approve-all":
+            seen: set[str] = set()
+            for d in pending:  # with several candidates for one target, the first is taken
+                if d.target not in seen:
+                    pipe.approve(d.id, mode="approve-all", approver=args.approver)
+                    seen.add(d.target)
+            continue
+        if mode == "stop":
+            say(f"{len(pending)} {step.value} draft(s) await approval:")
+            for d in pending:
+                say("  " + _draft_line(pipe.store, d))
+            say(f"approve with: inkubator approve --project {args.project} {' '.join(str(d.id) for d in pending)}"
+                " (or run produce with --interactive / --approve-all)")
+            return False
+        # interactive
+        for d in pending:
+            if not _ask(pipe, d, args, say):
+                return False
+
+
+def _ask(pipe, d: Draft, args, say) -> bool:
+    """One draft at the terminal. False to stop producing."""
+    while True:
+        if d.step == Step.BEATS:
+            _console().print(_sheet_table(BeatSheet.model_validate(d.data["sheet"]),
+                                          f"beats draft {d.id} ({d.provenance.backend})"))
+        else:
+            say(_draft_line(pipe.store, d))
+        try:
+            answer = input("[a]pprove  [r]eject  re[d]o with a note  [s]kip  [q]uit > ").strip().lower()
+        except EOFError:
+            return False
+        if answer in ("a", "approve"):
+            pipe.approve(d.id, mode="interactive", approver=args.approver)
+            return True
+        if answer in ("r", "reject"):
+            pipe.reject(d.id, approver=args.approver)
+            return True
+        if answer in ("s", "skip"):
+            return True
+        if answer in ("q", "quit"):
+            return False
+        if answer in ("d", "redo"):
+            try:
+                note = input("note for the redo > ").strip()
+            except EOFError:
+                return False
+            pipe.reject(d.id, note=note, approver=args.approver)
+            if d.step == Step.BEATS:
+                say("beats redo: edit the notes and run produce again (the note is kept with the draft)")
+                return False
+            report = pipe.run_step(d.step, only={d.target})
+            new = report.created + report.cached
+            if not new:
+                say("  redo made nothing: " + report.summary())
+                return False
+            d = new[0]
+            continue
+        say("  please answer a, r, d, s or q")
+
+
+# ---- argument parsing ----------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="override one setting for this run (repeatable)")
+    project = argparse.ArgumentParser(add_help=False)
+    project.add_argument("--project", "-p", default=".", metavar="DIR", help="project folder (default: .)")
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--as", dest="approver", metavar="NAME", help="who approves (default: your login name)")
+
+    p = argparse.ArgumentParser(
+        prog="inkubator",
+        description="Offline shot production: notes → beats → keyframes → motion → voice → animatic, "
+                    "every step approved by a person. Run without a command to open the app.",
+        epilog="exit codes: 0 done, 1 error, 2 usage, 3 waiting for approval, 4 jobs failed, 130 cancelled")
+    p.add_argument("--version", action="version", version=f"inkubator {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("tui", parents=[common], help="open the app (the default)")
+    s.add_argument("dir", nargs="?", help="project folder (default: a new one)")
+    s.set_defaults(fn=cmd_tui)
+
+    s = sub.add_parser("new", parents=[common], help="create a project folder")
+    s.add_argument("dir")
+    s.add_argument("--title")
+    s.add_argument("--fps", type=int, default=24)
+    s.add_argument("--aspect", default="16:9", choices=["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"])
+    s.set_defaults(fn=cmd_new)
+
+    s = sub.add_parser("produce", parents=[common, project, who],
+                       help="run notes through every step, stopping at each approval gate")
+    s.add_argument("notes", help=".txt, .md or .fountain")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--approve-all", action="store_true",
+                   help="approve every draft without asking (recorded in provenance as approve-all)")
+    g.add_argument("--interactive", "-i", action="store_true", help="ask at each gate in the terminal")
+    s.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    s.set_defaults(fn=cmd_produce)
+
+    s = sub.add_parser("beats", parents=[common], help="print the beat sheet for notes (no project needed)")
+    s.add_argument("notes")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_beats)
+
+    s = sub.add_parser("status", parents=[common, project], help="each shot, each step, draft status")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser("approve", parents=[common, project, who], help="approve drafts by id")
+    s.add_argument("ids", nargs="+", type=int, metavar="ID")
+    s.set_defaults(fn=cmd_approve)
+
+    s = sub.add_parser("reject", parents=[common, project, who], help="reject drafts by id")
+    s.add_argument("ids", nargs="+", type=int, metavar="ID")
+    s.add_argument("--note", help="what to change in the redo")
+    s.set_defaults(fn=cmd_reject)
+
+    s = sub.add_parser("revise", parents=[common, project],
+                       help="change a shot's fields (marks exactly its dependants stale)")
+    s.add_argument("shot", help="shot number (4, 4A) or id")
+    s.add_argument("changes", nargs="+", metavar="FIELD=VALUE", help="e.g. size=CU movement=dolly-in duration_s=4")
+    s.set_defaults(fn=cmd_revise)
+
+    s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
+    s.set_defaults(fn=cmd_log)
+
+    s = sub.add_parser("doctor", parents=[common], help="which backends are ready, and how to add the missing")
+    s.add_argument("--project", "-p", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_doctor)
+
+    s = sub.add_parser("config", parents=[common], help="effective settings and where each came from")
+    s.add_argument("--project", "-p", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `inkubator [DIR]` opens the app, like `inkubator tui [DIR]`.
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["tui", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except (CliError, ConfigError, ProjectError) as e:
+        print(f"inkubator: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("inkubator: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED

@@ -1,0 +1,225 @@
+"""Settings from four layers: CLI flag > environment > project file > user file > defaults.
+
+User file: `config.toml` in the platform's config dir, or the file named by
+`INKUBATOR_CONFIG`. Project file: `inkubator.toml` in the project folder.
+Environment: `INKUBATOR_<SECTION>__<KEY>` (e.g. `INKUBATOR_LLM__N_THREADS=2`).
+Every effective value remembers which layer it came from (`inkubator config`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_config_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_FILE = "INKUBATOR_CONFIG"
+ENV_PREFIX = "INKUBATOR_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class LLMConfig(_Section):
+    # "rules": the labelled non-neural beat splitter.
+    backend: Literal["rules"] = "rules"
+    model_path: str = ""
+    n_threads: int = Field(default=1, ge=1, le=64)
+
+
+class KeyframeConfig(_Section):
+    # "auto": diffusers when `model_path` is set, else the labelled sketch board.
+    backend: Literal["auto", "sketch"] = "auto"
+    model_path: str = ""
+    candidates: int = Field(default=1, ge=1, le=8)
+    long_side: int = Field(default=640, ge=64, le=4096)
+
+
+class MotionConfig(_Section):
+    # "camera": the labelled 2-D camera move over the approved keyframe.
+    backend: Literal["auto", "camera", "none"] = "auto"
+
+
+class VoiceConfig(_Section):
+    backend: Literal["auto", "piper", "none"] = "auto"
+    # A Piper .onnx voice of your own; empty = the bundled en_US joe voice.
+    model_path: str = ""
+    speed: float = Field(default=1.0, gt=0.2, le=4.0)
+
+
+class AnimaticConfig(_Section):
+    crf: int = Field(default=23, ge=0, le=51)
+
+
+class RuntimeConfig(_Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Threads each engine may use (2 threads need OMP_WAIT_POLICY=PASSIVE to scale).
+    threads: int = Field(default=1, ge=1, le=256)
+    # Jobs run side by side.
+    jobs: int = Field(default=1, ge=1, le=16)
+    log_file: str = ""
+
+
+DEFAULT_KEYS = {
+    "quit": "ctrl+q",
+    "approve": "a",
+    "reject": "r",
+    "redo": "d",
+    "run_next": "n",
+    "cancel": "escape",
+    "help": "f1",
+    "refresh": "ctrl+r",
+}
+
+
+class Config(_Section):
+    llm: LLMConfig = LLMConfig()
+    keyframe: KeyframeConfig = KeyframeConfig()
+    motion: MotionConfig = MotionConfig()
+    voice: VoiceConfig = VoiceConfig()
+    animatic: AnimaticConfig = AnimaticConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEYS))
+
+
+class ConfigError(Exception):
+    """A bad key or value; the message names the key and where it came from."""
+
+
+@dataclass
+class LoadedConfig:
+    config: Config
+    # "section.key" -> where its value came from
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, Any, str]]:
+        flat = _flatten(self.config.model_dump())
+        return [(k, v, self.sources.get(k, "default")) for k, v in sorted(flat.items())]
+
+
+def user_config_file() -> Path:
+    env = os.environ.get(ENV_FILE)
+    return Path(env).expanduser() if env else user_config_path("inkubator") / "config.toml"
+
+
+def _known_keys() -> set[str]:
+    keys = set(_flatten(Config().model_dump()))
+    keys |= {f"keys.{k}" for k in DEFAULT_KEYS}
+    return keys
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _check_keys(flat: dict[str, Any], origin: str) -> None:
+    known = _known_keys()
+    for k in flat:
+        if k not in known:
+            hint = difflib.get_close_matches(k, known, n=1)
+            tip = f"; did you mean {hint[0]}?" if hint else f"; known sections: {', '.join(Config.model_fields)}"
+            raise ConfigError(f"unknown setting {k!r} in {origin}{tip}")
+
+
+def _read_toml(path: Path, origin: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{origin} is not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read {origin}: {e.strerror}") from e
+    flat = _flatten(data)
+    _check_keys(flat, origin)
+    return flat
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env_layer(env: dict[str, str]) -> dict[str, tuple[Any, str]]:
+    out = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_FILE or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].partition("__")
+        dotted = f"{section.lower()}.{key.lower()}"
+        _check_keys({dotted: raw}, f"environment variable {name}")
+        out[dotted] = (_parse_env_value(raw), f"env {name}")
+    return out
+
+
+def load_config(cli: dict[str, Any] | None = None, project_dir: Path | None = None,
+                env: dict[str, str] | None = None) -> LoadedConfig:
+    """Merge the layers and validate; raises ConfigError naming the bad key."""
+    env = dict(os.environ if env is None else env)
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    files: list[Path] = []
+
+    def apply(flat: dict[str, Any], origin: str) -> None:
+        for k, v in flat.items():
+            merged[k] = v
+            sources[k] = origin
+
+    user_file = Path(env[ENV_FILE]).expanduser() if env.get(ENV_FILE) else user_config_file()
+    if env.get(ENV_FILE) and not user_file.is_file():
+        raise ConfigError(f"{ENV_FILE} points at {user_file}, which does not exist; create it or unset {ENV_FILE}")
+    if user_file.is_file():
+        apply(_read_toml(user_file, str(user_file)), f"file {user_file}")
+        files.append(user_file)
+    if project_dir is not None:
+        pfile = Path(project_dir) / "inkubator.toml"
+        if pfile.is_file():
+            apply(_read_toml(pfile, str(pfile)), f"project {pfile}")
+            files.append(pfile)
+    for k, (v, origin) in _env_layer(env).items():
+        apply({k: v}, origin)
+    if cli:
+        _check_keys(cli, "command line")
+        apply(cli, "command line")
+
+    nested: dict[str, Any] = {}
+    for k, v in merged.items():
+        section, _, key = k.partition(".")
+        nested.setdefault(section, {})[key] = v
+    if "keys" in nested:
+        nested["keys"] = {**DEFAULT_KEYS, **nested["keys"]}
+    try:
+        config = Config.model_validate(nested)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"][:2])
+        raise ConfigError(
+            f"setting {key} = {merged.get(key)!r} (from {sources.get(key, 'default')}): {err['msg']}"
+        ) from e
+    return LoadedConfig(config=config, sources=sources, files=files)
+
+
+def parse_cli_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`--set section.key=value` pairs; values use TOML syntax, bare words are strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"--set {pair!r}: write it as section.key=value (e.g. runtime.threads=2)")
+        out[key.strip()] = _parse_env_value(raw.strip())
+    return out

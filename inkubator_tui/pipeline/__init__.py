@@ -1,0 +1,1 @@
+"""Steps, approval gates, staleness, cache and the job runner."""

@@ -1,0 +1,400 @@
+"""The gated pipeline: beats → keyframes → motion → voice → animatic.
+
+The agent and tools propose drafts; only a person approves. A step runs only
+on approved inputs; every run makes new draft versions and never overwrites;
+revisions mark exactly their dependants stale; unchanged inputs do no work.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..project.assets import atomic_write_bytes, sha256_file
+from ..project.models import BeatSheet, Character, Draft, DraftStatus, Provenance, Shot, Step, stable_hash, utcnow
+from ..project.store import ProjectError, Store
+from .backend import Backend, CancelToken, Job, JobResult
+from .registry import Registry
+from .runner import JobRunner, Outcome, ProgressEvent
+from .steps import ANIMATIC_TARGET, SHEET_TARGET, Blocked, Context, Task, plan
+
+LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
+ANIMATIC_EXPORT = Path("exports") / "animatic.mp4"
+
+
+@dataclass
+class StepReport:
+    """What one run of one step did, in terms a person and a script can use."""
+
+    step: Step
+    backend: str | None = None
+    created: list[Draft] = field(default_factory=list)
+    cached: list[Draft] = field(default_factory=list)
+    up_to_date: int = 0
+    blocked: list[Blocked] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.cancelled
+
+    def summary(self) -> str:
+        if self.backend is None:
+            return f"{self.step.value}: no backend; skipped"
+        parts = [f"{len(self.created)} new", f"{len(self.cached)} from cache", f"{self.up_to_date} up to date"]
+        if self.blocked:
+            parts.append(f"{len(self.blocked)} blocked")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if self.cancelled:
+            parts.append("cancelled")
+        return f"{self.step.value} ({self.backend}): " + ", ".join(parts)
+
+
+class Pipeline:
+    def __init__(self, store: Store, registry: Registry, runner: JobRunner | None = None):
+        self.store = store
+        self.registry = registry
+        self.runner = runner or JobRunner(registry.config.runtime.jobs)
+        self._loaded: set[int] = set()
+
+    # ---- helpers ---------------------------------------------------------
+    def backend(self, step: Step) -> Backend | None:
+        return self.registry.resolve(step)
+
+    def enabled_steps(self) -> set[Step]:
+        return {s for s in Step if self.backend(s) is not None}
+
+    def context(self) -> Context:
+        return Context(self.store, self.enabled_steps())
+
+    def _ensure_loaded(self, backend: Backend, emit: Callable[[ProgressEvent], None]) -> None:
+        if id(backend) not in self._loaded:
+            name = backend.info().name
+            backend.load(lambda f, m: emit(ProgressEvent(f"load {name}", f, m)))
+            self._loaded.add(id(backend))
+
+    # ---- running ---------------------------------------------------------
+    def draft_beats(self, notes: str, *, source: str = "notes", cancel: CancelToken | None = None,
+                    on_progress: Callable[[ProgressEvent], None] | None = None) -> StepReport:
+        """Draft a beat sheet from the director's notes (unless these notes already have one)."""
+        if not notes.strip():
+            raise ProjectError("the notes are empty; write what happens, scene by scene")
+        deps = {"step": Step.BEATS.value, "notes": notes}
+        task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps)
+        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes)
+
+    def run_step(self, step: Step, *, cancel: CancelToken | None = None,
+                 on_progress: Callable[[ProgressEvent], None] | None = None,
+                 only: set[str] | None = None) -> StepReport:
+        """Make drafts for every target of `step` whose inputs are approved and
+        that has no live draft for its current inputs. `only` limits targets."""
+        if step == Step.BEATS:
+            raise ValueError("use draft_beats(notes) for the beats step")
+        self.refresh_staleness()
+        tasks, blocked = plan(step, self.context())
+        if only is not None:
+            tasks = [t for t in tasks if t.target in only]
+            blocked = [b for b in blocked if b.target in only]
+        return self._run(step, tasks, blocked, cancel, on_progress)
+
+    def _run(self, step: Step, tasks: list[Task], blocked: list[Blocked], cancel: CancelToken | None,
+             on_progress: Callable[[ProgressEvent], None] | None, notes: str = "") -> StepReport:
+        backend = self.backend(step)
+        report = StepReport(step, backend=backend.info().name if backend else None, blocked=blocked)
+        if backend is None:
+            return report
+        cancel = cancel or CancelToken()
+        emit = on_progress or (lambda e: None)
+        info = backend.info()
+        candidates = self.registry.config.keyframe.candidates if step == Step.KEYFRAMES else 1
+
+        work: list[tuple[Task, int, str, str]] = []  # task, seed, note, cache key
+        for task in tasks:
+            drafts = self.store.drafts(step, task.target)
+            live = [d for d in drafts if d.status in LIVE and d.deps_key == task.deps_key]
+            if any(d.status == DraftStatus.APPROVED for d in live) or len(live) >= candidates:
+                report.up_to_date += 1
+                continue
+            rejected = [d for d in drafts if d.status == DraftStatus.REJECTED]
+            note = drafts[-1].note if drafts and drafts[-1].status == DraftStatus.REJECTED else ""
+            for i in range(len(live), candidates):
+                seed = (task.seed + len(rejected) + i) % 2**32
+                key = stable_hash({"backend": asdict(info), "deps": task.deps_key, "seed": seed, "note": note})
+                hit = self.store.find_cached(key)
+                if hit is not None:
+                    report.cached.append(self._reuse(hit, task))
+                else:
+                    work.append((task, seed, note, key))
+
+        if not work:
+            return report
+        self._ensure_loaded(backend, emit)
+        ctx_sheet = self.store.sheet()
+        settings = self.store.settings
+        scratch = self.store.root / ".work"
+        scratch.mkdir(exist_ok=True)
+        by_name: dict[str, tuple[Task, int, str, str, Job, str]] = {}
+        jobs = []
+        for n, (task, seed, note, key) in enumerate(work):
+            name = f"{task.label}" + (f" #{n + 1}" if candidates > 1 else "")
+            job = Job(step=step, target=task.target, settings=settings,
+                      workdir=Path(tempfile.mkdtemp(prefix="job-", dir=scratch)), sheet=ctx_sheet,
+                      shot=task.shot, line=task.line, notes=notes, upstream=task.upstream,
+                      upstream_files={d.id: [self.store.assets.path(f) for f in d.files] for d in task.upstream},
+                      note=note)
+            by_name[name] = (task, seed, note, key, job, "")
+            jobs.append((name, self._job_fn(backend, job, seed, cancel)))
+
+        for outcome in self.runner.run(jobs, cancel=cancel, on_progress=emit):
+            task, seed, note, key, job, _ = by_name[outcome.job]
+            try:
+                if outcome.cancelled:
+                    report.cancelled = True
+                elif outcome.error is not None:
+                    report.failed.append((outcome.job, _one_line(outcome.error)))
+                else:
+                    report.created.append(self._commit(task, info, seed, key, outcome))
+            except (ValidationError, ValueError, OSError) as e:
+                report.failed.append((outcome.job, f"bad result from {info.name}: {_one_line(e)}"))
+            finally:
+                shutil.rmtree(job.workdir, ignore_errors=True)
+        return report
+
+    @staticmethod
+    def _job_fn(backend: Backend, job: Job, seed: int, cancel: CancelToken):
+        def fn(progress):
+            started = utcnow()
+            result = backend(job, seed=seed, progress=progress, cancel=cancel)
+            if not isinstance(result, JobResult):
+                raise TypeError(f"{type(backend).__name__} returned {type(result).__name__}, not JobResult")
+            return started, utcnow(), result
+        return fn
+
+    def _commit(self, task: Task, info, seed: int, key: str, outcome: Outcome) -> Draft:
+        started, finished, result = outcome.result
+        data = dict(result.data)
+        if task.step == Step.BEATS:
+            # Model output is validated into the domain type before it is stored.
+            data["sheet"] = BeatSheet.model_validate(data.get("sheet")).model_dump(mode="json")
+        prov = Provenance(
+            tool=task.step.value, backend=info.name, model_id=info.model_id, weights_sha256=info.weights_sha256,
+            licence=info.licence, non_neural=info.non_neural, prompt=result.prompt,
+            negative_prompt=result.negative_prompt, seed=seed, steps=result.steps,
+            parameters={**info.parameters, **result.parameters, "backend_version": info.version},
+            inputs=[f for d in task.upstream for f in d.files], started_at=started, finished_at=finished)
+        files = []
+        for f in result.files:
+            if not Path(f).is_file():
+                raise ValueError(f"{info.name} said it wrote {f}, but there is no such file")
+            files.append(self.store.assets.put_file(Path(f), prov))
+        return self.store.add_draft(step=task.step, target=task.target, cache_key=key, deps_key=task.deps_key,
+                                    provenance=prov, files=files, data=data, upstream=[d.id for d in task.upstream])
+
+    def _reuse(self, hit: Draft, task: Task) -> Draft:
+        prov = hit.provenance.model_copy(update={"approver": "", "approved_at": "", "approval_mode": "",
+                                                 "parameters": {**hit.provenance.parameters,
+                                                                "cached_from_draft": hit.id}})
+        return self.store.add_draft(step=task.step, target=task.target, cache_key=hit.cache_key,
+                                    deps_key=task.deps_key, provenance=prov, files=hit.files, data=hit.data,
+                                    upstream=[d.id for d in task.upstream])
+
+    # ---- approval ----------------------------------------------------------
+    def approve(self, draft_id: int, *, mode: str = "cli", approver: str | None = None) -> Draft:
+        """Approve one draft: its siblings are superseded, dependants re-checked."""
+        d = self.store.draft(draft_id)
+        if d.status == DraftStatus.APPROVED:
+            return d
+        if d.status == DraftStatus.STALE or (d.step != Step.BEATS and not self._inputs_current(d)):
+            raise ProjectError(f"draft {d.id} is stale (its inputs changed since it was made); "
+                               f"run the {d.step.value} step again for a new version")
+        who = approver or _whoami()
+        prov = d.provenance.model_copy(update={"approver": who, "approved_at": utcnow(), "approval_mode": mode})
+        with self.store.transaction():
+            for sib in self.store.drafts(d.step, d.target, LIVE):
+                if sib.id != d.id:
+                    self.store.set_status(sib.id, DraftStatus.SUPERSEDED,
+                                          why=f"draft {sib.id}: superseded by draft {d.id}")
+            self.store.set_status(d.id, DraftStatus.APPROVED, provenance=prov,
+                                  why=f"draft {d.id}: {d.step.value} {d.target} approved by {who} ({mode})")
+            if d.step == Step.BEATS:
+                self._apply_sheet(BeatSheet.model_validate(d.data["sheet"]), f"beat sheet from draft {d.id} applied")
+        for f in d.files:
+            self.store.assets.write_sidecar(self.store.assets.path(f), prov)
+        if d.step == Step.ANIMATIC and d.files:
+            self._export(d.files[0], ANIMATIC_EXPORT)
+        self.refresh_staleness()
+        return self.store.draft(d.id)
+
+    def reject(self, draft_id: int, *, note: str = "", approver: str | None = None) -> Draft:
+        """Reject a draft, keeping it for the record; `note` steers the redo."""
+        d = self.store.draft(draft_id)
+        who = approver or _whoami()
+        self.store.set_status(d.id, DraftStatus.REJECTED, note=note,
+                              why=f"draft {d.id}: rejected by {who}" + (f": {note}" if note else ""))
+        return self.store.draft(d.id)
+
+    def _inputs_current(self, d: Draft) -> bool:
+        tasks, _ = plan(d.step, self.context())
+        return any(t.target == d.target and t.deps_key == d.deps_key for t in tasks)
+
+    def _export(self, rel: str, dest_rel: Path) -> None:
+        dest = self.store.root / dest_rel
+        atomic_write_bytes(dest, self.store.assets.path(rel).read_bytes())
+
+    # ---- revision and staleness ---------------------------------------------
+    def _apply_sheet(self, sheet: BeatSheet, why: str) -> None:
+        """Make `sheet` the working shot list, keeping the ids of shots whose
+        number already existed so their downstream work can stay valid."""
+        current = self.store.sheet()
+        ids = {s.number: s.id for s in (current.shots if current else [])}
+        for shot in sheet.shots:
+            shot.id = ids.get(shot.number) or f"s{uuid.uuid4().hex[:8]}"
+            for i, line in enumerate(shot.dialogue):
+                line.id = f"{shot.id}-l{i + 1}"
+        names = {c.name for c in sheet.characters}
+        for shot in sheet.shots:
+            for ch in [*shot.characters, *(line.character for line in shot.dialogue)]:
+                if ch not in names:
+                    raise ProjectError(f"shot {shot.number} names {ch!r}, who is not in the characters list")
+        self.store.replace_sheet(sheet, why)
+
+    def revise_shot(self, ref: str, changes: dict[str, Any]) -> Shot:
+        """Change fields of one shot (by number or id); returns the new shot."""
+        sheet = self.store.sheet()
+        if sheet is None:
+            raise ProjectError("there is no approved beat sheet to revise yet")
+        try:
+            shot = sheet.shot(ref)
+        except KeyError:
+            raise ProjectError(f"no shot {ref!r}; shots are {', '.join(s.number for s in sheet.shots)}") from None
+        unknown = set(changes) - set(Shot.model_fields) | ({"id"} & set(changes))
+        if unknown:
+            raise ProjectError(f"cannot change {', '.join(sorted(unknown))}; fields are "
+                               f"{', '.join(f for f in Shot.model_fields if f != 'id')}")
+        try:
+            new = Shot.model_validate({**shot.model_dump(), **changes})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ProjectError(f"shot {shot.number}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        new.id = shot.id
+        for i, line in enumerate(new.dialogue):
+            line.id = f"{shot.id}-l{i + 1}"
+        for ch in new.characters + [line.character for line in new.dialogue]:
+            if sheet.character(ch) is None:
+                sheet.characters.append(Character(name=ch))
+        sheet.shots = [new if s.id == shot.id else s for s in sheet.shots]
+        self.store.replace_sheet(sheet, f"shot {shot.number} revised: {', '.join(sorted(changes))}")
+        self.refresh_staleness()
+        return new
+
+    def refresh_staleness(self) -> list[int]:
+        """Mark stale every live draft whose inputs no longer match; returns their ids."""
+        newly: list[int] = []
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+            ctx = self.context()
+            tasks, _ = plan(step, ctx)
+            current = {t.target: t.deps_key for t in tasks}
+            for d in self.store.drafts(step, status=LIVE):
+                if current.get(d.target) != d.deps_key:
+                    self.store.set_status(d.id, DraftStatus.STALE,
+                                          why=f"draft {d.id}: {step.value} {d.target} stale (inputs changed)")
+                    newly.append(d.id)
+        return newly
+
+    # ---- reading -----------------------------------------------------------
+    def pending(self, step: Step | None = None) -> list[Draft]:
+        return self.store.drafts(step, status=DraftStatus.PENDING)
+
+    def status(self) -> dict[str, Any]:
+        """The status contract (`inkubator status --json`)."""
+        ctx = self.context()
+        sheet = ctx.sheet
+        beats_state = "approved"
+        if sheet is None:
+            pending = self.pending(Step.BEATS)
+            beats_state = "pending" if pending else "todo"
+            sheet = BeatSheet.model_validate(pending[-1].data["sheet"]) if pending else BeatSheet()
+        enabled = self.enabled_steps()
+        animatic = _summarise(ctx.drafts(Step.ANIMATIC, ANIMATIC_TARGET))
+        shots = []
+        for shot in sheet.shots:
+            steps = {
+                "beats": beats_state,
+                "keyframes": _summarise(ctx.drafts(Step.KEYFRAMES, shot.id)) if shot.id else "todo",
+                "motion": _summarise(ctx.drafts(Step.MOTION, shot.id)) if shot.id else "todo",
+                "voice": _summarise_lines([ctx.drafts(Step.VOICE, line.id) for line in shot.dialogue]),
+                "animatic": animatic if beats_state == "approved" else "todo",
+            }
+            for st in (Step.MOTION, Step.VOICE):
+                if st not in enabled and steps[st.value] == "todo":
+                    steps[st.value] = "unavailable"
+            shots.append({
+                "id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
+                "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
+                "action": shot.action, "characters": list(shot.characters),
+                "dialogue": [{"character": dl.character, "text": dl.text} for dl in shot.dialogue],
+                "steps": steps,
+            })
+        export = self.store.root / ANIMATIC_EXPORT
+        return {
+            "project": {"path": str(self.store.root), **json.loads(self.store.settings.model_dump_json())},
+            "shots": shots,
+            "pending": [_draft_brief(d) for d in self.pending()],
+            "animatic": str(export) if export.exists() else None,
+        }
+
+
+def shot_json(shot: Shot) -> dict[str, Any]:
+    """A shot in the CLI's JSON contract (without `steps`)."""
+    return {"id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
+            "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
+            "action": shot.action, "characters": list(shot.characters),
+            "dialogue": [{"character": dl.character, "text": dl.text} for dl in shot.dialogue],
+            "image_prompt": shot.image_prompt}
+
+
+def _summarise(drafts: list[Draft]) -> str:
+    states = {d.status for d in drafts}
+    for s in (DraftStatus.APPROVED, DraftStatus.PENDING):
+        if s in states:
+            return s.value
+    live = [d for d in drafts if d.status != DraftStatus.SUPERSEDED]
+    return live[-1].status.value if live else "todo"
+
+
+def _summarise_lines(per_line: list[list[Draft]]) -> str:
+    if not per_line:
+        return "n/a"
+    states = [_summarise(ds) for ds in per_line]
+    for s in ("stale", "rejected", "pending", "todo"):
+        if s in states:
+            return s
+    return "approved"
+
+
+def _draft_brief(d: Draft) -> dict[str, Any]:
+    return {"id": d.id, "step": d.step.value, "target": d.target, "version": d.version,
+            "status": d.status.value, "files": d.files, "backend": d.provenance.backend}
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

@@ -1,0 +1,86 @@
+"""Content-addressed asset files with a provenance sidecar beside each.
+
+A file is written to a temporary name in the same folder, flushed to disk, and
+renamed into place, so a crash leaves either the whole file or none of it
+under its final name. Leftover temporary files are swept on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .models import Provenance
+
+TMP_PREFIX = ".tmp-"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    """Write `data` to `dest` via temp file + fsync + rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class AssetStore:
+    """`assets/<sha[:2]>/<sha><ext>` plus `<sha><ext>.json` holding provenance."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def sweep_temporaries(self) -> int:
+        """Remove temp files an interrupted write left behind."""
+        n = 0
+        if self.root.exists():
+            for p in self.root.rglob(TMP_PREFIX + "*"):
+                p.unlink(missing_ok=True)
+                n += 1
+        return n
+
+    def put_file(self, src: Path, provenance: Provenance) -> str:
+        """Copy `src` in under its content hash; returns the path relative to
+        the project folder (e.g. ``assets/ab/ab12….png``)."""
+        digest = sha256_file(src)
+        ext = "".join(src.suffixes[-1:]).lower()
+        dest = self.root / digest[:2] / f"{digest}{ext}"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        self.write_sidecar(dest, provenance)
+        return dest.relative_to(self.root.parent).as_posix()
+
+    def write_sidecar(self, asset: Path, provenance: Provenance) -> None:
+        sidecar = asset.with_name(asset.name + ".json")
+        atomic_write_bytes(sidecar, (provenance.model_dump_json(indent=2) + "\n").encode())
+
+    def path(self, rel: str) -> Path:
+        return self.root.parent / rel

@@ -1,0 +1,218 @@
+"""Domain model (DESIGN.md §3). Pydantic types are the one shape shared by the
+store, the pipeline, the agent, the CLI's JSON and the TUI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SHOT_NUMBER_RE = re.compile(r"^[1-9][0-9]{0,3}[A-Z]?$")
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA-256 of a canonical JSON form: the identity of inputs and cache keys."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Size(StrEnum):
+    ECU = "ECU"
+    CU = "CU"
+    MCU = "MCU"
+    MS = "MS"
+    MWS = "MWS"
+    WS = "WS"
+    EWS = "EWS"
+    OTS = "OTS"
+    POV = "POV"
+    INSERT = "INSERT"
+
+
+class Angle(StrEnum):
+    EYE = "eye-level"
+    HIGH = "high"
+    LOW = "low"
+    OVERHEAD = "overhead"
+    DUTCH = "dutch"
+    AERIAL = "aerial"
+
+
+class Movement(StrEnum):
+    STATIC = "static"
+    PAN = "pan"
+    TILT = "tilt"
+    DOLLY_IN = "dolly-in"
+    DOLLY_OUT = "dolly-out"
+    TRUCK = "truck"
+    CRANE = "crane"
+    HANDHELD = "handheld"
+    ZOOM = "zoom"
+
+
+class Step(StrEnum):
+    """Pipeline steps in order; each arrow between them is an approval gate."""
+
+    BEATS = "beats"
+    KEYFRAMES = "keyframes"
+    MOTION = "motion"
+    VOICE = "voice"
+    ANIMATIC = "animatic"
+
+
+class DraftStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    STALE = "stale"
+    # An earlier version whose sibling was approved: kept for the record.
+    SUPERSEDED = "superseded"
+
+
+ShortText = Annotated[str, Field(max_length=2000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DialogueLine(_Model):
+    id: str = ""
+    character: Annotated[str, Field(min_length=1, max_length=80)]
+    text: Annotated[str, Field(min_length=1, max_length=1000)]
+    # How it is said ("whispers", "shouting"): a direction for the voice step.
+    delivery: Annotated[str, Field(max_length=80)] = ""
+
+
+class Shot(_Model):
+    id: str = ""
+    scene: int = Field(default=1, ge=1)
+    number: str = "1"
+    size: Size = Size.MS
+    angle: Angle = Angle.EYE
+    movement: Movement = Movement.STATIC
+    lens: Annotated[str, Field(max_length=40)] = ""
+    duration_s: float = Field(default=3.0, gt=0, le=120)
+    action: ShortText = ""
+    characters: list[Annotated[str, Field(max_length=80)]] = Field(default_factory=list, max_length=20)
+    dialogue: list[DialogueLine] = Field(default_factory=list, max_length=40)
+    image_prompt: Annotated[str, Field(max_length=400)] = ""
+    seed: int = Field(default=0, ge=0, lt=2**32)
+    notes: ShortText = ""
+
+    @field_validator("number")
+    @classmethod
+    def _number_shape(cls, v: str) -> str:
+        v = v.strip().upper()
+        if not SHOT_NUMBER_RE.match(v):
+            raise ValueError(f"shot number {v!r} should look like 4 or 4A")
+        return v
+
+
+class Scene(_Model):
+    number: int = Field(ge=1)
+    heading: Annotated[str, Field(max_length=200)] = ""
+
+
+class Character(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    look: Annotated[str, Field(max_length=400)] = ""
+    # language -> voice id of the voice backend
+    voices: dict[str, str] = Field(default_factory=dict)
+    seed: int = Field(default=0, ge=0, lt=2**32)
+
+
+class BeatSheet(_Model):
+    """What the beats step drafts and a person approves: the whole shot list."""
+
+    title: Annotated[str, Field(max_length=200)] = ""
+    scenes: list[Scene] = Field(default_factory=list)
+    characters: list[Character] = Field(default_factory=list)
+    shots: list[Shot] = Field(default_factory=list)
+
+    def shot(self, ref: str) -> Shot:
+        """A shot by id or by number (4A)."""
+        for s in self.shots:
+            if s.id == ref or s.number == ref.upper():
+                return s
+        raise KeyError(ref)
+
+    def character(self, name: str) -> Character | None:
+        return next((c for c in self.characters if c.name == name), None)
+
+
+class ProjectSettings(_Model):
+    title: Annotated[str, Field(max_length=200)] = "Untitled"
+    aspect: Literal["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"] = "16:9"
+    fps: int = Field(default=24, ge=1, le=120)
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    style_bible: Annotated[str, Field(max_length=4000)] = ""
+
+    def frame_size(self, long_side: int = 640) -> tuple[int, int]:
+        """Pixel size for this aspect, both sides multiples of 8."""
+        w, h = {"16:9": (16, 9), "2.39:1": (239, 100), "1.85:1": (185, 100),
+                "4:3": (4, 3), "1:1": (1, 1), "9:16": (9, 16)}[self.aspect]
+        if w >= h:
+            return long_side, max(8, round(long_side * h / w / 8) * 8)
+        return max(8, round(long_side * w / h / 8) * 8), long_side
+
+
+class Provenance(_Model):
+    """Where an asset came from, enough to reproduce or audit it."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    tool: str
+    backend: str
+    model_id: str = ""
+    weights_sha256: str = ""
+    licence: str = ""
+    # True when the backend is a labelled non-neural default (sketch board, rules).
+    non_neural: bool = False
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[str] = Field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
+    approver: str = ""
+    approved_at: str = ""
+    # How approval was given: "interactive", "approve-all", "tui", "cli".
+    approval_mode: str = ""
+
+
+class Draft(_Model):
+    """One generated version of one step's output for one target."""
+
+    id: int
+    step: Step
+    target: str
+    version: int
+    status: DraftStatus
+    cache_key: str
+    deps_key: str
+    # Draft ids this one was made from: staleness flows along these.
+    upstream: list[int] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+    provenance: Provenance
+    note: str = ""
+    created_at: str = ""
+
+
+class ChatMessage(_Model):
+    id: int = 0
+    role: Literal["director", "agent", "system"]
+    text: str
+    created_at: str = ""

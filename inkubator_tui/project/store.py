@@ -1,0 +1,338 @@
+"""A project is a folder: `project.sqlite` + `assets/` + `exports/`.
+
+SQLite in WAL mode with foreign keys on; every change is one transaction; the
+schema is versioned by `PRAGMA user_version` and migrated forward with a
+backup taken first. Opening something that is not a healthy project of a
+schema we know raises `ProjectError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import migrations
+from .assets import AssetStore
+from .models import (
+    BeatSheet,
+    Character,
+    ChatMessage,
+    DialogueLine,
+    Draft,
+    DraftStatus,
+    ProjectSettings,
+    Provenance,
+    Scene,
+    Shot,
+    Step,
+    utcnow,
+)
+
+DB_NAME = "project.sqlite"
+PROJECT_TOML = "inkubator.toml"
+
+
+class ProjectError(Exception):
+    """A project folder cannot be used; the message says why and what to do."""
+
+
+def _check_readable(db: Path) -> int:
+    """Validate the database read-only; return its schema version."""
+    # With no WAL beside it, nothing else has the file open: read it as immutable
+    # so that checking creates no -wal/-shm files (opening must change nothing).
+    wal = db.with_name(db.name + "-wal").exists()
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True)
+    except sqlite3.Error as e:  # pragma: no cover - permissions
+        raise ProjectError(f"cannot open {db}: {e}") from e
+    try:
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        check = con.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise ProjectError(
+            f"{db} is damaged ({e}); restore it from a backup or version control"
+        ) from e
+    finally:
+        con.close()
+    if check != "ok":
+        raise ProjectError(f"{db} is damaged ({check}); restore it from a backup or version control")
+    if app_id != migrations.APPLICATION_ID:
+        raise ProjectError(f"{db} is not an inkubator project database; use `inkubator new DIR` for a new project")
+    if version > migrations.SCHEMA_VERSION:
+        raise ProjectError(
+            f"{db.parent} was saved by a newer inkubator (schema {version}, this one knows "
+            f"{migrations.SCHEMA_VERSION}); upgrade inkubator to open it"
+        )
+    return version
+
+
+class Store:
+    """The project's persistent state. Safe to share between threads."""
+
+    def __init__(self, root: Path, con: sqlite3.Connection):
+        self.root = root
+        self._con = con
+        self._lock = threading.RLock()
+        self.assets = AssetStore(root / "assets")
+
+    # ---- opening -------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, settings: ProjectSettings | None = None) -> Store:
+        root = Path(root)
+        if (root / DB_NAME).exists():
+            raise ProjectError(f"{root} already holds a project; open it instead")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file; give a folder for the new project")
+        if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
+            raise ProjectError(f"{root} is not empty; give a new or empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+        for sub in ("assets", "exports"):
+            (root / sub).mkdir(exist_ok=True)
+        con = cls._connect(root / DB_NAME)
+        store = cls(root, con)
+        store._migrate(0)
+        with store.transaction() as c:
+            c.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")
+            c.execute("INSERT INTO settings (id, json) VALUES (1, ?)",
+                      ((settings or ProjectSettings()).model_dump_json(),))
+            store._log(c, "project created")
+        return store
+
+    @classmethod
+    def open(cls, root: Path) -> Store:
+        root = Path(root)
+        if not root.exists():
+            raise ProjectError(f"{root} does not exist; create a project with `inkubator new {root}`")
+        db = root / DB_NAME
+        if not root.is_dir() or not db.is_file():
+            raise ProjectError(f"{root} is not an inkubator project (no {DB_NAME}); create one with `inkubator new DIR`")
+        version = _check_readable(db)
+        if version < migrations.SCHEMA_VERSION:
+            backup = db.with_name(f"{DB_NAME}.v{version}.bak")
+            ro = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                dst = sqlite3.connect(backup)
+                ro.backup(dst)
+                dst.close()
+            finally:
+                ro.close()
+        con = cls._connect(db)
+        store = cls(root, con)
+        store._migrate(version)
+        store.assets.sweep_temporaries()
+        return store
+
+    @staticmethod
+    def _connect(db: Path) -> sqlite3.Connection:
+        con = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA synchronous = NORMAL")
+        return con
+
+    def _migrate(self, current: int) -> None:
+        for n in range(current, migrations.SCHEMA_VERSION):
+            with self.transaction() as c:
+                for stmt in _split_sql(migrations.MIGRATIONS[n]):
+                    c.execute(stmt)
+                c.execute(f"PRAGMA user_version = {n + 1}")
+                if n:
+                    self._log(c, f"schema migrated to version {n + 1}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._con.execute("PRAGMA user_version").fetchone()[0]
+
+    # ---- transactions --------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One change = one transaction; nested calls join the outer one."""
+        with self._lock:
+            if self._con.in_transaction:
+                yield self._con
+                return
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._con.execute(sql, args).fetchall()
+
+    @staticmethod
+    def _log(c: sqlite3.Connection, what: str) -> None:
+        c.execute("INSERT INTO history (at, what) VALUES (?, ?)", (utcnow(), what))
+
+    def log(self, what: str) -> None:
+        with self.transaction() as c:
+            self._log(c, what)
+
+    def history(self) -> list[tuple[str, str]]:
+        return [(r["at"], r["what"]) for r in self._q("SELECT at, what FROM history ORDER BY id")]
+
+    # ---- settings ------------------------------------------------------
+    @property
+    def settings(self) -> ProjectSettings:
+        return ProjectSettings.model_validate_json(self._q("SELECT json FROM settings")[0]["json"])
+
+    def save_settings(self, settings: ProjectSettings) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE settings SET json = ? WHERE id = 1", (settings.model_dump_json(),))
+            self._log(c, "settings changed")
+
+    # ---- the working shot list ----------------------------------------
+    def sheet(self) -> BeatSheet | None:
+        """The approved, working beat sheet, or None before the first approval."""
+        with self._lock:
+            shots = self._q("SELECT id, json FROM shots ORDER BY position")
+            if not shots:
+                return None
+            lines: dict[str, list[DialogueLine]] = {}
+            for r in self._q("SELECT * FROM lines ORDER BY shot_id, position"):
+                lines.setdefault(r["shot_id"], []).append(
+                    DialogueLine(id=r["id"], character=r["character"], text=r["text"], delivery=r["delivery"]))
+            out = []
+            for r in shots:
+                shot = Shot.model_validate_json(r["json"])
+                shot.dialogue = lines.get(r["id"], [])
+                out.append(shot)
+            return BeatSheet(
+                title=self.settings.title,
+                scenes=[Scene(number=r["number"], heading=r["heading"])
+                        for r in self._q("SELECT * FROM scenes ORDER BY number")],
+                characters=[Character.model_validate_json(r["json"])
+                            for r in self._q("SELECT json FROM characters ORDER BY rowid")],
+                shots=out,
+            )
+
+    def replace_sheet(self, sheet: BeatSheet, why: str) -> None:
+        """Make `sheet` the working shot list. Shots and lines must carry ids."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM lines")
+            c.execute("DELETE FROM shots")
+            c.execute("DELETE FROM scenes")
+            c.execute("DELETE FROM characters")
+            for sc in sheet.scenes:
+                c.execute("INSERT INTO scenes (number, heading) VALUES (?, ?)", (sc.number, sc.heading))
+            for ch in sheet.characters:
+                c.execute("INSERT INTO characters (name, json) VALUES (?, ?)", (ch.name, ch.model_dump_json()))
+            for pos, shot in enumerate(sheet.shots):
+                assert shot.id, "shots need ids before they are stored"
+                body = shot.model_dump(mode="json", exclude={"dialogue"})
+                c.execute("INSERT INTO shots (id, position, scene, number, json) VALUES (?, ?, ?, ?, ?)",
+                          (shot.id, pos, shot.scene, shot.number, json.dumps(body)))
+                for lpos, line in enumerate(shot.dialogue):
+                    c.execute("INSERT INTO lines (id, shot_id, position, character, text, delivery) "
+                              "VALUES (?, ?, ?, ?, ?, ?)",
+                              (line.id, shot.id, lpos, line.character, line.text, line.delivery))
+            if sheet.title:
+                s = self.settings
+                if s.title != sheet.title and s.title == "Untitled":
+                    s.title = sheet.title
+                    c.execute("UPDATE settings SET json = ? WHERE id = 1", (s.model_dump_json(),))
+            self._log(c, why)
+
+    # ---- drafts ---------------------------------------------------------
+    def add_draft(self, *, step: Step, target: str, cache_key: str, deps_key: str,
+                  provenance: Provenance, files: list[str] = (), data: dict[str, Any] | None = None,
+                  upstream: list[int] = (), status: DraftStatus = DraftStatus.PENDING) -> Draft:
+        with self.transaction() as c:
+            version = c.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM drafts WHERE step = ? AND target = ?",
+                                (step.value, target)).fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO drafts (step, target, version, status, cache_key, deps_key, upstream, files, data,"
+                " provenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (step.value, target, version, status.value, cache_key, deps_key, json.dumps(list(upstream)),
+                 json.dumps(list(files)), json.dumps(data or {}), provenance.model_dump_json(), utcnow()))
+            self._log(c, f"draft {cur.lastrowid}: {step.value} {target} v{version} created")
+            return self.draft(cur.lastrowid)
+
+    @staticmethod
+    def _draft(r: sqlite3.Row) -> Draft:
+        return Draft(id=r["id"], step=r["step"], target=r["target"], version=r["version"], status=r["status"],
+                     cache_key=r["cache_key"], deps_key=r["deps_key"], upstream=json.loads(r["upstream"]),
+                     files=json.loads(r["files"]), data=json.loads(r["data"]),
+                     provenance=Provenance.model_validate_json(r["provenance"]), note=r["note"],
+                     created_at=r["created_at"])
+
+    def draft(self, draft_id: int) -> Draft:
+        rows = self._q("SELECT * FROM drafts WHERE id = ?", (draft_id,))
+        if not rows:
+            raise ProjectError(f"no draft {draft_id} in this project; `inkubator status` lists them")
+        return self._draft(rows[0])
+
+    def drafts(self, step: Step | None = None, target: str | None = None,
+               status: DraftStatus | tuple[DraftStatus, ...] | None = None) -> list[Draft]:
+        sql, args = "SELECT * FROM drafts WHERE 1=1", []
+        if step is not None:
+            sql += " AND step = ?"
+            args.append(Step(step).value)
+        if target is not None:
+            sql += " AND target = ?"
+            args.append(target)
+        if status is not None:
+            wanted = (status,) if isinstance(status, DraftStatus) else status
+            sql += f" AND status IN ({','.join('?' * len(wanted))})"
+            args.extend(s.value for s in wanted)
+        return [self._draft(r) for r in self._q(sql + " ORDER BY id", tuple(args))]
+
+    def find_cached(self, cache_key: str) -> Draft | None:
+        """The newest draft made from exactly these inputs whose files still exist."""
+        for r in reversed(self._q("SELECT * FROM drafts WHERE cache_key = ? ORDER BY id", (cache_key,))):
+            d = self._draft(r)
+            if all(self.assets.path(f).exists() for f in d.files):
+                return d
+        return None
+
+    def set_status(self, draft_id: int, status: DraftStatus, *, note: str | None = None,
+                   provenance: Provenance | None = None, why: str = "") -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE drafts SET status = ? WHERE id = ?", (status.value, draft_id))
+            if note is not None:
+                c.execute("UPDATE drafts SET note = ? WHERE id = ?", (note, draft_id))
+            if provenance is not None:
+                c.execute("UPDATE drafts SET provenance = ? WHERE id = ?", (provenance.model_dump_json(), draft_id))
+            self._log(c, why or f"draft {draft_id}: {status.value}")
+
+    # ---- chat ------------------------------------------------------------
+    def add_message(self, role: str, text: str) -> ChatMessage:
+        with self.transaction() as c:
+            at = utcnow()
+            cur = c.execute("INSERT INTO chat (role, text, created_at) VALUES (?, ?, ?)", (role, text, at))
+            return ChatMessage(id=cur.lastrowid, role=role, text=text, created_at=at)
+
+    def messages(self) -> list[ChatMessage]:
+        return [ChatMessage(id=r["id"], role=r["role"], text=r["text"], created_at=r["created_at"])
+                for r in self._q("SELECT * FROM chat ORDER BY id")]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3.executescript would commit)."""
+    out, buf = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buf.append(line)
+        joined = "\n".join(buf)
+        if joined.rstrip().endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined.strip())
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
+

@@ -1,0 +1,1 @@
+"""Step backends: one self-contained file each, behind pipeline.backend.Backend."""

@@ -1,0 +1,98 @@
+"""Animatic: approved shots (motion clip, or the keyframe held) + approved voice
+lines → one H.264/AAC MP4, with ffmpeg from the imageio-ffmpeg wheel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from ..config import Config
+from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ..project.models import Step
+from .video import read_mp4, read_wav, resample, write_mp4, write_wav
+
+RATE = 22050
+LEAD_IN_S = 0.25  # a line starts this long after its shot's cut
+TAIL_S = 0.35
+
+
+class Animatic:
+    step: ClassVar[Step] = Step.ANIMATIC
+
+    def __init__(self, config: Config):
+        self.crf = config.animatic.crf
+
+    @classmethod
+    def readiness(cls, config: Config) -> Readiness:
+        try:
+            import imageio_ffmpeg
+
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception as e:  # noqa: BLE001 - report whatever is wrong
+            return Readiness(Step.ANIMATIC, "ffmpeg", False, f"no ffmpeg: {e}", fix="pip install imageio-ffmpeg")
+        return Readiness(Step.ANIMATIC, "ffmpeg", True, f"H.264 + AAC via {exe.rsplit('/', 1)[-1]}")
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="ffmpeg", model_id="imageio-ffmpeg libx264/aac", licence="",
+                           non_neural=True, version="1", parameters={"crf": self.crf})
+
+    def load(self, progress: Progress = no_progress) -> None:
+        pass
+
+    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
+        sheet = job.sheet
+        assert sheet is not None
+        fps = job.settings.fps
+        by_id = {d.id: d for d in job.upstream}
+        files = job.upstream_files
+        plan = []
+        for shot in sheet.shots:
+            mine = [d for d in job.upstream if d.target == shot.id or d.target.startswith(shot.id + "-l")]
+            kf = next(d for d in mine if d.step == Step.KEYFRAMES)
+            motion = next((d for d in mine if d.step == Step.MOTION), None)
+            voices = [by_id[d.id] for d in mine if d.step == Step.VOICE]
+            voices.sort(key=lambda d: int(d.target.rsplit('-l', 1)[1]))
+            audio = [read_wav(files[v.id][0]) for v in voices]
+            talk = sum(len(a) / r for a, r in audio) + LEAD_IN_S * len(audio) + TAIL_S
+            seconds = max(shot.duration_s, talk if audio else 0)
+            plan.append((shot, kf, motion, audio, seconds))
+
+        size = Image.open(files[plan[0][1].id][0]).size
+        total_frames = sum(max(1, round(s * fps)) for *_, s in plan)
+        track = np.zeros(int(sum(s for *_, s in plan) * RATE) + RATE, dtype=np.int32)
+        cuts, t = [], 0.0
+        for shot, _, _, audio, seconds in plan:
+            cuts.append({"shot": shot.number, "start_s": round(t, 3), "seconds": round(seconds, 3)})
+            pos = t + LEAD_IN_S
+            for samples, rate in audio:
+                s = resample(samples, rate, RATE)
+                i = int(pos * RATE)
+                track[i:i + len(s)] += s
+                pos += len(s) / RATE + LEAD_IN_S
+            t += seconds
+        wav = job.workdir / "voice.wav"
+        write_wav(wav, np.clip(track[: int(t * RATE)], -32768, 32767), RATE)
+
+        def frames() -> Iterator[Image.Image]:
+            done = 0
+            for shot, kf, motion, _, seconds in plan:
+                cancel.check()
+                progress(done / total_frames, f"shot {shot.number}")
+                n = max(1, round(seconds * fps))
+                last = None
+                source = read_mp4(files[motion.id][0]) if motion else iter(())
+                for i in range(n):
+                    frame = next(source, None)
+                    if frame is None:  # hold: the keyframe, or the move's last frame
+                        frame = last or Image.open(files[kf.id][0]).convert("RGB")
+                    last = frame
+                    yield frame
+                done += n
+
+        out = job.workdir / "animatic.mp4"
+        n = write_mp4(out, frames(), size, fps, crf=self.crf, audio=wav)
+        return JobResult(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts},
+                         parameters={"fps": fps, "width": size[0], "height": size[1]})

@@ -1,0 +1,95 @@
+"""Camera move: the labelled non-neural motion default.
+
+In-betweening needs two frames; a shot usually has one approved keyframe. So
+without a motion model the shot's camera move (push in, pan, tilt, crane,
+handheld, ...) is played as a smooth 2-D move over the keyframe, which is what
+a classic animatic does. It is labelled as such in doctor and provenance.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from typing import ClassVar
+
+from PIL import Image
+
+from ...config import Config
+from ...pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ...project.models import Movement, Step
+from ..video import write_mp4
+
+# (scale at start, scale at end, x from→to, y from→to) with x/y in [-1, 1] of the free margin.
+PATHS = {
+    Movement.STATIC: (1.0, 1.0, (0, 0), (0, 0)),
+    Movement.DOLLY_IN: (1.0, 1.18, (0, 0), (0, 0)),
+    Movement.ZOOM: (1.0, 1.3, (0, 0), (0, 0)),
+    Movement.DOLLY_OUT: (1.18, 1.0, (0, 0), (0, 0)),
+    Movement.PAN: (1.15, 1.15, (-1, 1), (0, 0)),
+    Movement.TRUCK: (1.15, 1.15, (-1, 1), (0, 0)),
+    Movement.TILT: (1.15, 1.15, (0, 0), (1, -1)),
+    Movement.CRANE: (1.2, 1.1, (0, 0), (1, -1)),
+    Movement.HANDHELD: (1.06, 1.06, (0, 0), (0, 0)),
+}
+
+
+def _ease(t: float) -> float:
+    return 0.5 - 0.5 * math.cos(math.pi * t)
+
+
+class CameraMove:
+    step: ClassVar[Step] = Step.MOTION
+
+    def __init__(self, config: Config):
+        self.crf = 18
+
+    @classmethod
+    def readiness(cls, config: Config) -> Readiness:
+        return Readiness(Step.MOTION, "camera", True,
+                         "2-D camera move over the keyframe (not in-betweening): push, pan, tilt, crane, handheld",
+                         non_neural=True)
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="camera", model_id="inkubator 2-D camera move", licence="GPL-3.0-or-later",
+                           non_neural=True, version="1")
+
+    def load(self, progress: Progress = no_progress) -> None:
+        pass
+
+    def frames(self, key: Image.Image, movement: Movement, n: int, seed: int) -> Iterator[Image.Image]:
+        w, h = key.size
+        s0, s1, (x0, x1), (y0, y1) = PATHS[movement]
+        rng = random.Random(seed)
+        jitter = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(n // 6 + 2)]
+        for i in range(n):
+            t = _ease(i / max(1, n - 1))
+            scale = s0 + (s1 - s0) * t
+            cw, ch = w / scale, h / scale
+            fx, fy = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+            if movement == Movement.HANDHELD:  # slow, smooth wobble between seeded points
+                k, f = divmod(i / 6, 1)
+                a, b = jitter[int(k)], jitter[int(k) + 1]
+                fx, fy = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+            left = (w - cw) / 2 * (1 + fx)
+            top = (h - ch) / 2 * (1 + fy)
+            yield key.transform((w, h), Image.EXTENT, (left, top, left + cw, top + ch), Image.BICUBIC)
+
+    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
+        shot = job.shot
+        assert shot is not None and job.upstream, "motion needs the shot's approved keyframe"
+        key_path = job.upstream_files[job.upstream[0].id][0]
+        key = Image.open(key_path).convert("RGB")
+        fps = job.settings.fps
+        n = max(1, round(shot.duration_s * fps))
+
+        def tracked():
+            for i, frame in enumerate(self.frames(key, shot.movement, n, seed)):
+                if i % 12 == 0:
+                    progress(i / n, f"frame {i + 1}/{n}")
+                yield frame
+
+        out = job.workdir / f"shot{shot.number}-{shot.movement.value}.mp4"
+        write_mp4(out, tracked(), key.size, fps, crf=self.crf)
+        return JobResult(files=[out], data={"frames": n, "fps": fps},
+                         parameters={"movement": shot.movement.value, "frames": n, "fps": fps})

@@ -1,0 +1,70 @@
+"""Frame and WAV plumbing shared by the motion and animatic backends
+(ffmpeg comes inside the imageio-ffmpeg wheel, so this works offline)."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image
+
+
+def write_mp4(path: Path, frames: Iterable[Image.Image], size: tuple[int, int], fps: int, *,
+              crf: int = 18, audio: Path | None = None) -> int:
+    """Encode RGB frames (resized to `size`) as H.264, with an AAC track from `audio`."""
+    params = ["-crf", str(crf), "-preset", "veryfast", "-movflags", "+faststart"]
+    if audio is not None:
+        params += ["-shortest"]
+    gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", quality=None,
+                                      macro_block_size=8, output_params=params,
+                                      audio_path=str(audio) if audio else None,
+                                      audio_codec="aac" if audio else None)
+    gen.send(None)
+    n = 0
+    try:
+        for frame in frames:
+            if frame.size != size:
+                frame = frame.resize(size, Image.BICUBIC)
+            gen.send(np.ascontiguousarray(np.asarray(frame.convert("RGB"))).tobytes())
+            n += 1
+    finally:
+        gen.close()
+    return n
+
+
+def read_mp4(path: Path) -> Iterator[Image.Image]:
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    for raw in reader:
+        yield Image.frombytes("RGB", (w, h), raw)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Mono int16 samples and the sample rate."""
+    with wave.open(str(path), "rb") as w:
+        rate, ch, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype={1: np.uint8, 2: np.int16}[width])
+    if width == 1:
+        data = ((data.astype(np.int16) - 128) << 8).astype(np.int16)
+    if ch > 1:
+        data = data.reshape(-1, ch).mean(axis=1).astype(np.int16)
+    return data, rate
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype(np.int16).tobytes())
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target or len(samples) == 0:
+        return samples
+    n = int(round(len(samples) * target / rate))
+    return np.interp(np.linspace(0, len(samples) - 1, n), np.arange(len(samples)), samples).astype(np.int16)

@@ -1,0 +1,133 @@
+"""Shared fixtures. The developer's own config never leaks in: every test runs
+with INKUBATOR_CONFIG pointing at an empty file, and offline."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from inkubator_tui.config import load_config  # noqa: E402
+from inkubator_tui.pipeline.backend import BackendInfo, Job, JobResult  # noqa: E402
+from inkubator_tui.pipeline.pipeline import Pipeline  # noqa: E402
+from inkubator_tui.pipeline.registry import Registry  # noqa: E402
+from inkubator_tui.project.models import Step  # noqa: E402
+from inkubator_tui.project.store import Store  # noqa: E402
+
+try:  # keep torch (when a later backend imports it) to one thread on 2-core CI
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:
+    pass
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path_factory, monkeypatch):
+    cfg = tmp_path_factory.mktemp("cfg") / "config.toml"
+    cfg.write_text("")
+    monkeypatch.setenv("INKUBATOR_CONFIG", str(cfg))
+    for name in list(os.environ):
+        if name.startswith("INKUBATOR_") and name != "INKUBATOR_CONFIG":
+            monkeypatch.delenv(name)
+    return cfg
+
+
+FIVE_SHOTS = """Title: Five
+
+INT. LAB - NIGHT
+
+Mira checks the drone.
+Oskar opens the door.
+Close on the drone's blinking light.
+Mira says, "It works."
+Wide shot: the lab goes dark.
+"""
+
+
+def tiny_png(path: Path, colour: int) -> Path:
+    """A valid 4x4 PNG without PIL, so doubles stay trivially small."""
+    raw = b"".join(b"\x00" + bytes([colour, colour, colour]) * 4 for _ in range(4))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+class Double:
+    """A test double backend: writes a small file per call and counts calls.
+    It is labelled as a double and never shipped."""
+
+    step: ClassVar[Step]
+
+    def __init__(self, step: Step, fail_on: set[str] | None = None, ext: str = ".png"):
+        self.step = step
+        self.calls: list[tuple[str, int, str]] = []
+        self.fail_on = fail_on or set()
+        self.ext = ext
+        self.gate = None  # a threading.Event a test can hold the job on
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name=f"double-{self.step.value}", model_id="test double", non_neural=True)
+
+    def load(self, progress=None) -> None:
+        pass
+
+    def __call__(self, job: Job, *, seed, progress, cancel) -> JobResult:
+        label = job.shot.number if job.shot else job.target
+        if self.gate is not None:
+            while not self.gate.wait(0.01):
+                progress(0.5, "waiting")
+        cancel.check()
+        self.calls.append((job.target, seed, job.note))
+        if label in self.fail_on:
+            raise RuntimeError(f"double failed on {label}")
+        out = tiny_png(job.workdir / f"{job.target}-{seed}{self.ext}", (seed + len(self.calls)) % 256)
+        progress(0.5, "half")
+        return JobResult(files=[out], prompt=f"{job.target} {job.note}".strip())
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.create(tmp_path / "proj")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def doubles():
+    return {Step.KEYFRAMES: Double(Step.KEYFRAMES), Step.MOTION: Double(Step.MOTION),
+            Step.VOICE: Double(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
+
+
+@pytest.fixture
+def pipe(store, doubles):
+    """A pipeline with the real rules beats backend and doubles downstream."""
+    reg = Registry(load_config().config, overrides=doubles)
+    return Pipeline(store, reg)
+
+
+def approve_all(pipe: Pipeline, step: Step) -> list[int]:
+    ids = [d.id for d in pipe.pending(step)]
+    for i in ids:
+        pipe.approve(i, mode="test", approver="tester")
+    return ids
+
+
+def produce_all(pipe: Pipeline, notes: str = FIVE_SHOTS) -> None:
+    pipe.draft_beats(notes)
+    approve_all(pipe, Step.BEATS)
+    for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+        report = pipe.run_step(step)
+        assert report.ok, report.failed
+        approve_all(pipe, step)

@@ -1,0 +1,182 @@
+"""The headless CLI end to end, on the real shipped backends (rules beats,
+sketch board, camera move, Piper voice, ffmpeg animatic)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image
+
+from inkubator_tui.cli import main
+
+NOTES = """Title: Night Shift
+
+INT. WORKSHOP - NIGHT
+
+Rain on the skylight. Close on MIRA as she solders a circuit board.
+Mira whispers, "Come on, little one."
+Slow push in on the drone as it blinks awake.
+"""
+
+
+@pytest.fixture
+def notes(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text(NOTES)
+    return p
+
+
+def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def streams(mp4) -> str:
+    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(mp4)],
+                          capture_output=True, text=True)
+    return proc.stderr
+
+
+@pytest.mark.slow
+def test_produce_approve_all_makes_the_animatic_and_second_run_does_nothing(tmp_path, notes, capsys):
+    proj = tmp_path / "film"
+    code, out, err = run(capsys, "produce", str(notes), "--project", str(proj), "--approve-all", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["complete"] is True
+    mp4 = proj / "exports" / "animatic.mp4"
+    assert report["animatic"] == str(mp4) and mp4.stat().st_size > 1000
+    info = streams(mp4)
+    assert "Video: h264" in info and "Audio: aac" in info
+
+    code, out, _ = run(capsys, "status", "--project", str(proj), "--json")
+    status = json.loads(out)
+    shots = status["shots"]
+    assert len(shots) == 3
+    assert shots[1]["dialogue"] == [{"character": "Mira", "text": "Come on, little one."}]
+    assert shots[2]["movement"] == "dolly-in" and shots[1]["size"] == "CU" and shots[0]["size"] == "WS"
+    for s in shots:
+        assert s["steps"]["keyframes"] == s["steps"]["motion"] == s["steps"]["animatic"] == "approved"
+    assert shots[1]["steps"]["voice"] == "approved" and shots[0]["steps"]["voice"] == "n/a"
+
+    # provenance: approve-all is recorded, the sketch is labelled non-neural, a sidecar sits by each asset
+    from inkubator_tui.project.store import Store
+    store = Store.open(proj)
+    kf = [d for d in store.drafts() if d.step == "keyframes"][0]
+    assert kf.provenance.approval_mode == "approve-all" and kf.provenance.non_neural
+    side = json.loads(store.assets.path(kf.files[0]).with_suffix(".png.json").read_text())
+    assert side["approval_mode"] == "approve-all" and side["backend"] == "sketch"
+    png = Image.open(store.assets.path(kf.files[0]))
+    assert json.loads(png.text["inkubator"])["backend"] == "sketch"
+    voice = [d for d in store.drafts() if d.step == "voice"][0]
+    assert voice.provenance.licence == "CC0-1.0" and len(voice.provenance.weights_sha256) == 64
+    store.close()
+
+    code, out, _ = run(capsys, "produce", str(notes), "--project", str(proj), "--approve-all", "--json")
+    again = json.loads(out)
+    assert code == 0
+    assert all(not s["created"] and not s["cached"] for s in again["steps"]), again["steps"]
+
+
+def test_produce_stops_at_the_first_gate_without_approval(tmp_path, notes, capsys):
+    proj = tmp_path / "film"
+    code, out, _ = run(capsys, "produce", str(notes), "--project", str(proj))
+    assert code == 3
+    assert "await approval" in out and "inkubator approve --project" in out
+    code, out, _ = run(capsys, "status", "--project", str(proj), "--json")
+    assert {s["steps"]["beats"] for s in json.loads(out)["shots"]} == {"pending"}
+    draft_id = json.loads(out)["pending"][0]["id"]
+    assert run(capsys, "approve", "--project", str(proj), str(draft_id))[0] == 0
+    code, out, _ = run(capsys, "status", "--project", str(proj), "--json")
+    assert {s["steps"]["beats"] for s in json.loads(out)["shots"]} == {"approved"}
+
+
+def test_interactive_approve_reject_redo(tmp_path, notes, capsys, monkeypatch):
+    proj = tmp_path / "film"
+    # beats: approve; keyframes: redo shot 1 with a note, approve the redo, approve 2 and 3; then quit
+    answers = "a\nd\nwarmer light\na\na\na\nq\n"
+    code, out, err = run(capsys, "produce", str(notes), "--project", str(proj), "--interactive",
+                         stdin=answers, monkeypatch=monkeypatch)
+    assert code == 3, err
+    from inkubator_tui.project.store import Store
+    store = Store.open(proj)
+    kfs = [d for d in store.drafts() if d.step == "keyframes"]
+    assert [d.status.value for d in kfs] == ["rejected", "approved", "approved", "approved"]
+    first, redo = kfs[0], kfs[-1]
+    assert first.note == "warmer light" and redo.target == first.target and redo.version == 2
+    assert redo.provenance.seed != first.provenance.seed
+    assert redo.provenance.approval_mode == "interactive"
+    store.close()
+
+
+def test_beats_json_contract(notes, capsys):
+    code, out, _ = run(capsys, "beats", str(notes), "--json")
+    assert code == 0
+    data = json.loads(out)
+    shot = data["shots"][1]
+    assert {"id", "number", "size", "angle", "movement", "duration_s", "action", "characters",
+            "dialogue"} <= set(shot)
+    assert shot["characters"] == ["Mira"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.txt", None, "does not exist"),
+    ("notes.docx", "x", "must be .txt, .md or .fountain"),
+    ("empty.md", "   \n", "is empty"),
+])
+def test_bad_notes_give_one_clear_line(tmp_path, capsys, name, content, message):
+    p = tmp_path / name
+    if content is not None:
+        p.write_text(content)
+    code, out, err = run(capsys, "beats", str(p))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_not_a_project_and_unknown_draft(tmp_path, capsys):
+    code, _, err = run(capsys, "status", "--project", str(tmp_path))
+    assert code == 1 and "not an inkubator project" in err and err.count("\n") == 1
+    assert run(capsys, "new", str(tmp_path / "p"))[0] == 0
+    code, _, err = run(capsys, "approve", "--project", str(tmp_path / "p"), "42")
+    assert code == 1 and "no draft 42" in err
+
+
+def test_revise_reports_what_went_stale(tmp_path, notes, capsys):
+    proj = tmp_path / "film"
+    run(capsys, "produce", str(notes), "--project", str(proj), "--set", "voice.backend=none",
+        "--set", "motion.backend=none", "--approve-all")
+    code, out, err = run(capsys, "revise", "--project", str(proj), "2", "size=ECU", "--set", "voice.backend=none",
+                         "--set", "motion.backend=none")
+    assert code == 0, err
+    assert "2 draft(s) now stale" in out  # shot 2's keyframe and the animatic
+    code, _, err = run(capsys, "revise", "--project", str(proj), "2", "size=HUGE")
+    assert code == 1 and "shot 2: size" in err
+
+
+def test_doctor_and_config_json(tmp_path, capsys):
+    code, out, _ = run(capsys, "doctor", "--json")
+    data = json.loads(out)
+    assert code == 0 and all(data["steps"].values())
+    in_use = {r["step"]: r for r in data["backends"] if r["in_use"]}
+    assert in_use["keyframes"]["backend"] == "sketch" and in_use["keyframes"]["non_neural"]
+    assert "model_path" in in_use["keyframes"]["fix"]
+    assert in_use["voice"]["backend"] == "piper" and not in_use["voice"]["non_neural"]
+    code, out, _ = run(capsys, "config", "--json", "--set", "runtime.jobs=2")
+    cfg = json.loads(out)
+    assert cfg["runtime.jobs"] == {"value": 2, "source": "command line"}
+    code, _, err = run(capsys, "config", "--set", "runtime.job=2")
+    assert code == 1 and "did you mean runtime.jobs" in err
+
+
+def test_module_entry_point_help():
+    proc = subprocess.run([sys.executable, "-m", "inkubator_tui", "produce", "--help"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "--approve-all" in proc.stdout and "--interactive" in proc.stdout
