@@ -30,6 +30,10 @@ class CliError(Exception):
     """Bad input: one line on stderr, non-zero exit, nothing lost."""
 
 
+STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
+               "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
+
+
 # ---- helpers ---------------------------------------------------------------
 def _console(stderr: bool = False):
     from rich.console import Console
@@ -151,19 +155,28 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return EXIT_OK
+    from rich import box
     from rich.table import Table
 
-    colours = {"approved": "green", "pending": "yellow", "stale": "magenta", "rejected": "red", "todo": "dim",
-               "n/a": "dim", "unavailable": "dim"}
-    table = Table(title=f"{status['project']['title']} — {store.root}")
-    for col in ("Shot", "Size", "Angle", "Move", "Dur", "Action", "Lines", *[s.value for s in Step]):
-        table.add_column(col, overflow="ellipsis", no_wrap=col == "Action", max_width=28 if col == "Action" else None)
-    for s in status["shots"]:
-        cells = [f"[{colours.get(v, 'white')}]{v}[/]" for v in s["steps"].values()]
-        table.add_row(s["number"], s["size"], s["angle"], s["movement"], f"{s['duration_s']:g}s", s["action"],
-                      str(len(s["dialogue"])), *cells)
     con = _console()
+    wide = con.width >= 110  # the angle column only where it fits
+    table = Table(title=f"{status['project']['title']} — {store.root}", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    heads = ["Shot", "Size", *(["Angle"] if wide else []), "Move", "Dur", "Lines",
+             *[st.value[0].upper() for st in Step], "Action"]
+    rows = [[s["number"], s["size"], *([s["angle"]] if wide else []), s["movement"], f"{s['duration_s']:g}s",
+             str(len(s["dialogue"])), *[STATUS_MARK.get(v, v) for v in s["steps"].values()], s["action"]]
+            for s in status["shots"]]
+    widths = [1 if len(col) == 1 else max([len(col)] + [len(r[i]) for r in rows]) for i, col in enumerate(heads)]
+    widths[-1] = max(10, con.width - sum(widths[:-1]) - 2 * len(heads))  # only Action is shortened
+    for col, width in zip(heads, widths):
+        table.add_column(col, overflow="ellipsis", no_wrap=True, width=width,
+                         justify="center" if len(col) == 1 else "left")
+    for r in rows:
+        table.add_row(*r)
     con.print(table)
+    con.print("[dim]B beats · K keyframes · M motion · V voice · A animatic — " +
+              " ".join(f"{m} {k}" for k, m in STATUS_MARK.items()) + "[/]")
     if status["pending"]:
         ids = " ".join(str(p["id"]) for p in status["pending"])
         con.print(f"{len(status['pending'])} draft(s) await approval: "

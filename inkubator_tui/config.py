@@ -27,16 +27,13 @@ class _Section(BaseModel):
 
 
 class LLMConfig(_Section):
-    # "rules": the labelled non-neural beat splitter.
+    # "rules": the labelled non-neural beat splitter (the LLM agent builds on it).
     backend: Literal["rules"] = "rules"
-    model_path: str = ""
-    n_threads: int = Field(default=1, ge=1, le=64)
 
 
 class KeyframeConfig(_Section):
-    # "auto": diffusers when `model_path` is set, else the labelled sketch board.
+    # "auto": the best ready backend; today that is the labelled sketch board.
     backend: Literal["auto", "sketch"] = "auto"
-    model_path: str = ""
     candidates: int = Field(default=1, ge=1, le=8)
     long_side: int = Field(default=640, ge=64, le=4096)
 

@@ -167,7 +167,7 @@ def test_doctor_and_config_json(tmp_path, capsys):
     assert code == 0 and all(data["steps"].values())
     in_use = {r["step"]: r for r in data["backends"] if r["in_use"]}
     assert in_use["keyframes"]["backend"] == "sketch" and in_use["keyframes"]["non_neural"]
-    assert "model_path" in in_use["keyframes"]["fix"]
+    assert "diffusion" in in_use["keyframes"]["fix"]
     assert in_use["voice"]["backend"] == "piper" and not in_use["voice"]["non_neural"]
     code, out, _ = run(capsys, "config", "--json", "--set", "runtime.jobs=2")
     cfg = json.loads(out)

@@ -146,6 +146,7 @@ def _split_chunks(paragraph: str) -> list[str]:
     for p in parts:
         p = re.sub(r"\x00(\d+)\x00\x01?", lambda m: quotes[int(m.group(1))], p).strip()
         p = re.sub(r"^(?:and\s+)?then,?\s+", "", p, flags=re.I)
+        p = re.sub(r",?\s+(?:and\s+)?then$", "", p, flags=re.I).strip()
         if p:
             out.append(p[0].upper() + p[1:])
     return out

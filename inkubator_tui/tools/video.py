@@ -19,7 +19,7 @@ def write_mp4(path: Path, frames: Iterable[Image.Image], size: tuple[int, int], 
     if audio is not None:
         params += ["-shortest"]
     gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", quality=None,
-                                      macro_block_size=8, output_params=params,
+                                      macro_block_size=8, output_params=params, ffmpeg_log_level="error",
                                       audio_path=str(audio) if audio else None,
                                       audio_codec="aac" if audio else None)
     gen.send(None)

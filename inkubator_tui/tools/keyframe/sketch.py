@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import textwrap
 from typing import ClassVar
 
@@ -40,7 +41,8 @@ class SketchBoard:
     def readiness(cls, config: Config) -> Readiness:
         return Readiness(Step.KEYFRAMES, "sketch", True,
                          "sketch board (not a diffusion model): framing, figures, camera arrows, caption",
-                         fix="set keyframe.model_path to a diffusers folder or .safetensors file for real images",
+                         fix="real images need a diffusion backend; this build has none yet (it will load your "
+                             "local diffusers folder or .safetensors file)",
                          non_neural=True)
 
     def info(self) -> BackendInfo:
@@ -70,29 +72,48 @@ class SketchBoard:
         progress(0.3, "framing")
         cancel.check()
 
-        names = shot.characters[:4] or ([] if shot.size == Size.INSERT else [""])
-        if shot.size == Size.INSERT:
-            bw, bh = w * 0.36, h * 0.3
-            x0, y0 = (w - bw) / 2 + rng.uniform(-w * .05, w * .05), (h - bh) / 2
+        names = shot.characters[:4]
+        head = HEAD[shot.size] * h
+        if shot.size == Size.INSERT or not names:
+            # No one in shot: a subject box, sized by the framing, named by the action.
+            frac = {Size.INSERT: 0.36, Size.ECU: 0.8, Size.CU: 0.6, Size.MCU: 0.5}.get(shot.size, 0.3)
+            bw, bh = w * frac, h * frac * 0.8
+            x0 = (w - bw) / 2 + rng.uniform(-w * .04, w * .04)
+            y0 = (h - bh) / 2 - h * 0.05
             d.rounded_rectangle([x0, y0, x0 + bw, y0 + bh], radius=8 * unit, outline=INK, width=round(2 * unit))
-            d.text((x0 + 8 * unit, y0 + 6 * unit), "INSERT", font=small, fill=INK)
+            subject = " ".join(_without_camera_words(shot.action).split()[:4]).rstrip(".,:") or "subject"
+            d.text((x0 + 8 * unit, y0 + 6 * unit), ("INSERT · " if shot.size == Size.INSERT else "") + subject,
+                   font=small, fill=INK)
+        elif shot.angle in (Angle.OVERHEAD, Angle.AERIAL) and shot.size not in (Size.ECU, Size.CU, Size.MCU):
+            for i, name in enumerate(names):  # seen from above: shoulders and heads as rings
+                cx = w * (i + 1) / (len(names) + 1) + rng.uniform(-w * 0.03, w * 0.03)
+                cy = h * 0.45 + rng.uniform(-h * 0.05, h * 0.05)
+                r = max(head, 6 * unit)
+                d.ellipse([cx - r * 1.8, cy - r, cx + r * 1.8, cy + r], fill=(214, 210, 200), outline=INK,
+                          width=round(2 * unit))
+                d.ellipse([cx - r * 0.8, cy - r * 0.8, cx + r * 0.8, cy + r * 0.8], fill=(230, 226, 218),
+                          outline=INK, width=round(2 * unit))
+                d.text((cx - d.textlength(name, font=small) / 2, cy + r + 4 * unit), name, font=small, fill=INK)
         else:
-            head = HEAD[shot.size] * h
             slots = [w * (i + 1) / (len(names) + 1) for i in range(len(names))]
-            ground = h * (horizon if horizon is not None else 0.6) + head * 2.2
-            if shot.size == Size.OTS and len(names) >= 1:  # shoulder in the foreground
+            if shot.size == Size.OTS:  # a shoulder in the foreground
                 d.ellipse([-w * 0.12, h * 0.35, w * 0.3, h * 1.4], fill=(214, 210, 200), outline=INK,
                           width=round(2 * unit))
                 slots = [w * 0.64 + (i * w * 0.12) for i in range(len(names))]
+            # Close sizes put the eyes on the upper third; wider ones stand people on the horizon.
+            close = {Size.ECU: 0.5, Size.CU: 0.45, Size.MCU: 0.38, Size.MS: 0.33, Size.OTS: 0.36}
             for name, cx in zip(names, slots):
                 cx += rng.uniform(-w * 0.03, w * 0.03)
-                cy = min(ground, h * 0.95) - head * 2.2 if shot.size not in (Size.ECU, Size.CU) else h * 0.5
+                if shot.size in close:
+                    cy = h * close[shot.size]
+                else:
+                    feet = min(h * 0.9, h * (horizon if horizon is not None else 0.6) + h * 0.12)
+                    cy = feet - head * 3.5
                 _figure(d, cx, cy, head, unit)
-                if name:
-                    tw = d.textlength(name, font=small)
-                    ty = min(h - 50 * unit, cy + head * 0.6 + 4 * unit) if head < h * 0.5 else h * 0.12
-                    d.rectangle([cx - tw / 2 - 3, ty - 1, cx + tw / 2 + 3, ty + 13 * unit], fill=PAPER)
-                    d.text((cx - tw / 2, ty), name, font=small, fill=INK)
+                tw = d.textlength(name, font=small)
+                ty = cy + head * 0.6 + 4 * unit if head < h * 0.5 else h * 0.1
+                d.rectangle([cx - tw / 2 - 3, ty - 1, cx + tw / 2 + 3, ty + 13 * unit], fill=PAPER)
+                d.text((cx - tw / 2, ty), name, font=small, fill=INK)
         if shot.size == Size.POV:
             d.ellipse([-w * 0.1, -h * 0.25, w * 1.1, h * 1.25], outline=INK, width=round(3 * unit))
         progress(0.6, "camera")
@@ -125,6 +146,15 @@ class SketchBoard:
         progress(1.0, "sketched")
         return JobResult(files=[out], prompt=prompt, data={"width": w, "height": h},
                          parameters={"width": w, "height": h})
+
+
+def _without_camera_words(text: str) -> str:
+    from ...agents.notes import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
+
+    for pat, _ in (*SIZE_WORDS, *ANGLE_WORDS, *MOVE_WORDS):
+        text = re.sub(r"(?:slow\s+|fast\s+)?(?:" + pat + r")(?:\s+shot)?\s*(?:on|of|at)?\s*:?\s*", "", text,
+                      flags=re.I)
+    return text.strip()
 
 
 def _dashed(d: ImageDraw.ImageDraw, a, b, fill, dash: float = 6) -> None:

@@ -30,7 +30,7 @@ PATHS = {
     Movement.TRUCK: (1.15, 1.15, (-1, 1), (0, 0)),
     Movement.TILT: (1.15, 1.15, (0, 0), (1, -1)),
     Movement.CRANE: (1.2, 1.1, (0, 0), (1, -1)),
-    Movement.HANDHELD: (1.06, 1.06, (0, 0), (0, 0)),
+    Movement.HANDHELD: (1.05, 1.05, (0, 0), (0, 0)),
 }
 
 
@@ -70,7 +70,7 @@ class CameraMove:
             if movement == Movement.HANDHELD:  # slow, smooth wobble between seeded points
                 k, f = divmod(i / 6, 1)
                 a, b = jitter[int(k)], jitter[int(k) + 1]
-                fx, fy = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+                fx, fy = (a[0] + (b[0] - a[0]) * f) * 0.6, (a[1] + (b[1] - a[1]) * f) * 0.6
             left = (w - cw) / 2 * (1 + fx)
             top = (h - ch) / 2 * (1 + fy)
             yield key.transform((w, h), Image.EXTENT, (left, top, left + cw, top + ch), Image.BICUBIC)
