@@ -30,10 +30,6 @@ class CliError(Exception):
     """Bad input: one line on stderr, non-zero exit, nothing lost."""
 
 
-STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
-               "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
-
-
 # ---- helpers ---------------------------------------------------------------
 def _console(stderr: bool = False):
     from rich.console import Console
@@ -149,6 +145,8 @@ def cmd_beats(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from .pipeline.pipeline import STATUS_MARK
+
     store = _open(Path(args.project))
     pipe = _pipeline(store, _load_config(args, store.root))
     status = pipe.status()

@@ -364,6 +364,11 @@ def shot_json(shot: Shot) -> dict[str, Any]:
             "image_prompt": shot.image_prompt}
 
 
+# One mark per step status, shared by the CLI table and the app (Rich markup).
+STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
+               "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
+
+
 def _summarise(drafts: list[Draft]) -> str:
     states = {d.status for d in drafts}
     for s in (DraftStatus.APPROVED, DraftStatus.PENDING):

@@ -19,11 +19,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..config import LoadedConfig
+from ..pipeline.pipeline import STATUS_MARK
 from ..project.models import Step
 from ..project.store import Store
-
-STATUS_STYLE = {"approved": "green", "pending": "yellow", "stale": "magenta", "rejected": "red"}
-
 
 def default_project_dir() -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -57,7 +55,9 @@ class InkubatorApp(App):
         with Vertical():
             yield Static(
                 "Notes become beats, keyframes, motion, voice and an animatic, each approved by you.\n"
-                f"Headless: inkubator produce NOTES.txt --project {self.project} --interactive",
+                f"Headless: inkubator produce NOTES.txt --project {self.project} --interactive\n"
+                "Steps: B beats · K keyframes · M motion · V voice · A animatic — "
+                "✓ approved ● pending ~ stale ✗ rejected · to do – n/a",
                 id="welcome")
             yield DataTable(id="board", zebra_stripes=True, cursor_type="row")
             yield Static("", id="pending")
@@ -65,7 +65,7 @@ class InkubatorApp(App):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Shot", "Size", "Angle", "Move", "Dur", "Action", *[s.value for s in Step])
+        table.add_columns("Shot", "Size", "Angle", "Move", "Dur", *[s.value[0].upper() for s in Step], "Action")
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -89,9 +89,9 @@ class InkubatorApp(App):
         table = self.query_one(DataTable)
         table.clear()
         for s in status["shots"]:
-            cells = [f"[{STATUS_STYLE.get(v, 'dim')}]{v}[/]" for v in s["steps"].values()]
-            table.add_row(s["number"], s["size"], s["angle"], s["movement"], f"{s['duration_s']:g}s",
-                          s["action"][:40], *cells)
+            cells = [STATUS_MARK.get(v, v) for v in s["steps"].values()]
+            table.add_row(s["number"], s["size"], s["angle"], s["movement"], f"{s['duration_s']:g}s", *cells,
+                          s["action"][:60])
         pending = status["pending"]
         self.query_one("#pending", Static).update(
             "No shots yet." if not status["shots"] else
