@@ -166,7 +166,7 @@ def test_progress_events_come_with_fractions(pipe, doubles):
 def test_stale_draft_cannot_be_approved(pipe, store):
     pipe.draft_beats(FIVE_SHOTS)
     approve_all(pipe, Step.BEATS)
-    d = pipe.run_step(Step.KEYFRAMES).created[2]
+    d = next(d for d in pipe.run_step(Step.KEYFRAMES).created if d.target == store.sheet().shot("3").id)
     pipe.revise_shot("3", {"movement": "pan"})
     assert store.draft(d.id).status == DraftStatus.STALE
     with pytest.raises(ProjectError, match="stale"):

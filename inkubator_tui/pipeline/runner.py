@@ -74,10 +74,11 @@ class JobRunner:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="inkubator-job") as ex:
             names: dict[Future, str] = {ex.submit(wrapped, name, fn): name for name, fn in jobs}
             pending: set[Future] = set(names)
+            order = {f: i for i, f in enumerate(names)}
             try:
                 while pending:
                     done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                    for f in done:
+                    for f in sorted(done, key=order.__getitem__):  # finished together: submission order
                         yield Outcome(names[f], cancelled=True) if f.cancelled() else f.result()
                     if cancel.cancelled:
                         for f in pending:
