@@ -257,7 +257,7 @@ def cmd_doctor(args) -> int:
         for r in rows:
             state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
             if r["non_neural"] and r["ready"]:
-                state += " [dim](labelled default, not a model)[/]"
+                state += "\n[dim]no model[/]"
             detail = r["detail"] + (f"\n[dim]→ {r['fix']}[/]" if r["fix"] else "")
             table.add_row(r["step"], r["backend"], state, detail)
         con = _console()

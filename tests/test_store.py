@@ -20,6 +20,7 @@ def test_new_project_layout_and_pragmas(store):
     assert con.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.schema_version == migrations.SCHEMA_VERSION
     assert store.settings.title == "Untitled"
+    assert ".work/" in (root / ".gitignore").read_text()
 
 
 def test_reopen_keeps_everything(store, tmp_path):

@@ -94,6 +94,8 @@ class Store:
         root.mkdir(parents=True, exist_ok=True)
         for sub in ("assets", "exports"):
             (root / sub).mkdir(exist_ok=True)
+        # A project is meant to live in git: keep scratch space and SQLite's side files out.
+        (root / ".gitignore").write_text(".work/\n*.sqlite-wal\n*.sqlite-shm\n*.bak\n")
         con = cls._connect(root / DB_NAME)
         store = cls(root, con)
         store._migrate(0)
