@@ -27,8 +27,23 @@ class _Section(BaseModel):
 
 
 class LLMConfig(_Section):
-    # "rules": the labelled non-neural beat splitter (the LLM agent builds on it).
-    backend: Literal["rules"] = "rules"
+    # auto: a server when server_url is set, else llama.cpp on model_path (empty =
+    # the embedded Gemma 3 270M), else the labelled rule-based splitter.
+    backend: Literal["auto", "llama", "openai", "rules"] = "auto"
+    model_path: str = ""
+    # GGUFs without a chat template need one named (gemma, chatml, llama-3, ...); "" = from the GGUF/arch.
+    chat_format: str = ""
+    server_url: str = ""
+    model_name: str = ""
+    # auto: per-shot fill for base models, whole-scene planning for instruct models and servers.
+    strategy: Literal["auto", "per-shot", "whole-scene"] = "auto"
+    n_ctx: int = Field(default=4096, ge=512, le=131072)
+    n_gpu_layers: int = Field(default=0, ge=-1, le=1000)
+    max_tokens: int = Field(default=120, ge=16, le=8192)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    repeat_penalty: float = Field(default=1.3, ge=1.0, le=2.0)
+    # Chat turns kept verbatim; older ones are folded into a summary line.
+    history_tokens: int = Field(default=1200, ge=64, le=100000)
 
 
 class KeyframeConfig(_Section):

@@ -14,6 +14,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from inkubator_tui.agents.rules import RuleBeats  # noqa: E402
 from inkubator_tui.config import load_config  # noqa: E402
 from inkubator_tui.pipeline.backend import BackendInfo, Job, JobResult  # noqa: E402
 from inkubator_tui.pipeline.pipeline import Pipeline  # noqa: E402
@@ -112,8 +113,9 @@ def doubles():
 
 @pytest.fixture
 def pipe(store, doubles):
-    """A pipeline with the real rules beats backend and doubles downstream."""
-    reg = Registry(load_config().config, overrides=doubles)
+    """A pipeline with the real rule-based beats backend (fast, deterministic) and doubles downstream."""
+    config = load_config().config
+    reg = Registry(config, overrides={Step.BEATS: RuleBeats(config), **doubles})
     return Pipeline(store, reg)
 
 

@@ -90,14 +90,31 @@ def test_migration_upgrades_with_a_backup(store, monkeypatch):
     store.close()
     monkeypatch.setattr(migrations, "MIGRATIONS",
                         migrations.MIGRATIONS + ["ALTER TABLE chat ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;"])
+    version = len(migrations.MIGRATIONS) - 1
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
     upgraded = Store.open(store.root)
-    assert upgraded.schema_version == 2
+    assert upgraded.schema_version == version + 1
     cols = [r[1] for r in upgraded._con.execute("PRAGMA table_info(chat)")]
     assert "pinned" in cols
     assert [m.text for m in upgraded.messages()] == ["kept across the upgrade"]
-    assert (store.root / "project.sqlite.v1.bak").is_file()
-    assert any("migrated to version 2" in what for _, what in upgraded.history())
+    assert (store.root / f"project.sqlite.v{version}.bak").is_file()
+    assert any(f"migrated to version {version + 1}" in what for _, what in upgraded.history())
+
+
+def test_a_version_1_project_is_migrated_to_the_current_schema(tmp_path, monkeypatch):
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
+    old = Store.create(tmp_path / "old")
+    with old.transaction() as c:  # the version 1 way of writing a message
+        c.execute("INSERT INTO chat (role, text, created_at) VALUES ('director', 'from a version 1 project', 'x')")
+    old.close()
+    monkeypatch.undo()
+    new = Store.open(tmp_path / "old")
+    assert new.schema_version == migrations.SCHEMA_VERSION
+    msg = new.messages()[0]
+    assert msg.text == "from a version 1 project" and msg.data == {}
+    new.add_message("agent", "with data", {"ops": [1]})
+    assert new.messages()[1].data == {"ops": [1]}
 
 
 def test_failed_transaction_changes_nothing(store):

@@ -90,6 +90,16 @@ def _first(patterns, text, default):
     return default
 
 
+def explicit_camera(text: str) -> dict[str, str]:
+    """Only the camera choices the text states outright: these bind the model."""
+    out = {}
+    for key, table in (("size", SIZE_WORDS), ("angle", ANGLE_WORDS), ("movement", MOVE_WORDS)):
+        value = _first(table, text, None)
+        if value is not None:
+            out[key] = value.value
+    return out
+
+
 def _delivery(verb: str | None) -> str:
     if not verb:
         return ""

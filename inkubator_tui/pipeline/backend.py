@@ -91,6 +91,8 @@ class Job:
     upstream_files: dict[int, list[Path]] = field(default_factory=dict)
     # The director's note from the last rejection ("redo with a note").
     note: str = ""
+    # Streams model tokens to whoever watches (the app's chat pane); may be None.
+    on_token: Callable[[str], None] | None = None
 
 
 @dataclass

@@ -86,13 +86,15 @@ class Pipeline:
 
     # ---- running ---------------------------------------------------------
     def draft_beats(self, notes: str, *, source: str = "notes", cancel: CancelToken | None = None,
-                    on_progress: Callable[[ProgressEvent], None] | None = None) -> StepReport:
-        """Draft a beat sheet from the director's notes (unless these notes already have one)."""
+                    on_progress: Callable[[ProgressEvent], None] | None = None,
+                    on_token: Callable[[str], None] | None = None) -> StepReport:
+        """Draft a beat sheet from the director's notes, unless a live draft for
+        these notes exists (edits made by conversation count: they descend from them)."""
         if not notes.strip():
             raise ProjectError("the notes are empty; write what happens, scene by scene")
         deps = {"step": Step.BEATS.value, "notes": notes}
         task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps)
-        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes)
+        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes, on_token=on_token)
 
     def run_step(self, step: Step, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -109,7 +111,8 @@ class Pipeline:
         return self._run(step, tasks, blocked, cancel, on_progress)
 
     def _run(self, step: Step, tasks: list[Task], blocked: list[Blocked], cancel: CancelToken | None,
-             on_progress: Callable[[ProgressEvent], None] | None, notes: str = "") -> StepReport:
+             on_progress: Callable[[ProgressEvent], None] | None, notes: str = "",
+             on_token: Callable[[str], None] | None = None) -> StepReport:
         backend = self.backend(step)
         report = StepReport(step, backend=backend.info().name if backend else None, blocked=blocked)
         if backend is None:
@@ -144,7 +147,7 @@ class Pipeline:
         settings = self.store.settings
         scratch = self.store.root / ".work"
         scratch.mkdir(exist_ok=True)
-        by_name: dict[str, tuple[Task, int, str, str, Job, str]] = {}
+        by_name: dict[str, tuple[Task, int, str, Job]] = {}
         jobs = []
         for n, (task, seed, note, key) in enumerate(work):
             name = f"{task.label}" + (f" #{n + 1}" if candidates > 1 else "")
@@ -152,12 +155,12 @@ class Pipeline:
                       workdir=Path(tempfile.mkdtemp(prefix="job-", dir=scratch)), sheet=ctx_sheet,
                       shot=task.shot, line=task.line, notes=notes, upstream=task.upstream,
                       upstream_files={d.id: [self.store.assets.path(f) for f in d.files] for d in task.upstream},
-                      note=note)
-            by_name[name] = (task, seed, note, key, job, "")
+                      note=note, on_token=on_token)
+            by_name[name] = (task, seed, key, job)
             jobs.append((name, self._job_fn(backend, job, seed, cancel)))
 
         for outcome in self.runner.run(jobs, cancel=cancel, on_progress=emit):
-            task, seed, note, key, job, _ = by_name[outcome.job]
+            task, seed, key, job = by_name[outcome.job]
             try:
                 if outcome.cancelled:
                     report.cancelled = True

@@ -31,6 +31,8 @@ class BackendSpec:
 
 # In order of preference for "auto": real models first, labelled defaults last.
 BUILTINS: list[BackendSpec] = [
+    BackendSpec(Step.BEATS, "openai", "inkubator_tui.agents.backend:ServerBeats"),
+    BackendSpec(Step.BEATS, "llama", "inkubator_tui.agents.backend:LlamaBeats"),
     BackendSpec(Step.BEATS, "rules", "inkubator_tui.agents.rules:RuleBeats"),
     BackendSpec(Step.KEYFRAMES, "sketch", "inkubator_tui.tools.keyframe.sketch:SketchBoard"),
     BackendSpec(Step.MOTION, "camera", "inkubator_tui.tools.motion.camera:CameraMove"),

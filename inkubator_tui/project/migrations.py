@@ -68,6 +68,10 @@ MIGRATIONS: list[str] = [
         what TEXT NOT NULL
     );
     """,
+    # 2: structured payloads on chat messages (edit ops, proposed tool calls, draft ids).
+    """
+    ALTER TABLE chat ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -216,3 +216,5 @@ class ChatMessage(_Model):
     role: Literal["director", "agent", "system"]
     text: str
     created_at: str = ""
+    # Structured payload: {"ops": [...], "plan": [...], "draft": id, ...}
+    data: dict[str, Any] = Field(default_factory=dict)

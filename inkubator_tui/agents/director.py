@@ -1,0 +1,431 @@
+"""The director agent: notes → beat sheet, and messages → edit operations.
+
+Two strategies, one result type (BeatSheet):
+- per-shot (small base models, like the embedded Gemma 270M): code splits the
+  notes and extracts dialogue, characters and explicit camera words; the model
+  only fills small per-shot fields by few-shot completion under a JSON-schema
+  grammar. Every answer is validated; a bad one is retried once with another
+  seed, then the rule values stay and the rejection is recorded.
+- whole-scene (instruct models: a GGUF with a chat template, or a server):
+  the model plans the shot list in one call under a bounded schema in which
+  dialogue can only be referenced by id, so lines stay verbatim.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..pipeline.backend import CancelToken
+from ..project.models import Angle, BeatSheet, ChatMessage, DialogueLine, Movement, Shot, Size
+from ..prompts import load
+from . import edits
+from .llm import LLM, OnToken, parse_json
+from .notes import explicit_camera, parse_notes
+
+STOPWORDS = set("the a an and or of on in at to from with into onto as is are his her their its this that then "
+                "over under up down out off for by we she he they it".split())
+
+
+@dataclass
+class Rejection:
+    """A model answer that was not used, and why: kept in the draft's record."""
+
+    shot: str
+    reason: str
+    reply: str
+
+
+@dataclass
+class DraftResult:
+    sheet: BeatSheet
+    strategy: str
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "accepted": self.accepted, "tokens": self.tokens,
+                "seconds": round(self.seconds, 2),
+                "rejected": [{"shot": r.shot, "reason": r.reason, "reply": r.reply[:300]} for r in self.rejected]}
+
+
+@dataclass
+class Turn:
+    """The agent's answer to one director message."""
+
+    reply: str
+    ops: list = field(default_factory=list)
+    source: str = "rules"  # "rules" | "model"
+    question: str = ""
+
+
+# ---- per-shot fill -------------------------------------------------------------
+def fill_schema(explicit: dict[str, str]) -> dict:
+    """Enums for framing (a single value where the notes said it), a bounded prompt."""
+    def enum(key: str, values: list[str]) -> dict:
+        return {"enum": [explicit[key]] if key in explicit else values}
+
+    return {
+        "type": "object",
+        "properties": {
+            "size": enum("size", [s.value for s in Size]),
+            "angle": enum("angle", [a.value for a in Angle]),
+            "movement": enum("movement", [m.value for m in Movement]),
+            "image_prompt": {"type": "string", "minLength": 20, "maxLength": 120},
+        },
+        "required": ["size", "angle", "movement", "image_prompt"],
+        "additionalProperties": False,
+    }
+
+
+def _example_prompts() -> list[str]:
+    return re.findall(r'"image_prompt": "([^"]+)"', load("fill_shot.txt"))
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z']{4,}", text.lower()) if w not in STOPWORDS}
+
+
+def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict | None, str]:
+    """Validate one per-shot answer; returns (fields, "") or (None, reason)."""
+    if not isinstance(answer, dict):
+        return None, "not a JSON object"
+    try:
+        size, angle, movement = Size(answer["size"]), Angle(answer["angle"]), Movement(answer["movement"])
+        prompt = str(answer["image_prompt"]).strip()
+    except (KeyError, ValueError, TypeError) as e:
+        return None, f"bad field: {e}"
+    for key, value in (("size", size), ("angle", angle), ("movement", movement)):
+        if key in explicit and value.value != explicit[key]:
+            return None, f"{key} contradicts the notes ({explicit[key]})"
+    if not 20 <= len(prompt) <= 120:
+        return None, f"image_prompt length {len(prompt)} outside 20–120"
+    if re.search(r"[{}\"]|\b(?:Shot|Characters|Dialogue|image_prompt)\b", prompt):
+        return None, "image_prompt echoes the instructions"
+    words = prompt.lower().split()
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    if len(trigrams) != len(set(trigrams)) or any(words.count(w) > 3 for w in set(words) if len(w) > 3):
+        return None, "image_prompt repeats itself"
+    for example in _example_prompts():
+        if difflib.SequenceMatcher(None, example.lower(), prompt.lower()).ratio() > 0.75:
+            return None, "image_prompt copies a few-shot example"
+    grounding = _content_words(shot.action) | {c.lower() for c in shot.characters}
+    if grounding and not (_content_words(prompt) | set(prompt.lower().split())) & grounding:
+        return None, "image_prompt is not about this shot"
+    return {"size": size, "angle": angle, "movement": movement, "image_prompt": prompt}, ""
+
+
+def _fill_prompt(shot: Shot, names: list[str]) -> str:
+    lines = [f"Shot: {shot.action}"]
+    if shot.dialogue:
+        lines.append("Dialogue: " + " ".join(f'{dl.character}: "{dl.text}"' for dl in shot.dialogue))
+    lines.append(f"Characters: {', '.join(names) or 'none'}")
+    return load("fill_shot.txt") + "\n".join(lines) + "\n"
+
+
+# ---- whole-scene planning ----------------------------------------------------------
+def scene_schema(names: list[str], line_ids: list[str], scenes: list[int]) -> dict:
+    shot = {
+        "type": "object",
+        "properties": {
+            "scene": {"enum": scenes},
+            "size": {"enum": [s.value for s in Size]},
+            "angle": {"enum": [a.value for a in Angle]},
+            "movement": {"enum": [m.value for m in Movement]},
+            "duration_s": {"enum": [2, 3, 4, 5, 6, 8, 10]},
+            "action": {"type": "string", "minLength": 3, "maxLength": 300},
+            "characters": {"type": "array", "items": {"enum": names}, "maxItems": max(1, len(names))}
+            if names else {"type": "array", "maxItems": 0},
+            "lines": {"type": "array", "items": {"enum": line_ids}, "maxItems": max(1, len(line_ids))}
+            if line_ids else {"type": "array", "maxItems": 0},
+            "image_prompt": {"type": "string", "minLength": 20, "maxLength": 120},
+        },
+        "required": ["scene", "size", "angle", "movement", "duration_s", "action", "characters", "lines",
+                     "image_prompt"],
+        "additionalProperties": False,
+    }
+    return {"type": "object", "properties": {"shots": {"type": "array", "items": shot, "minItems": 1,
+                                                        "maxItems": 40}},
+            "required": ["shots"], "additionalProperties": False}
+
+
+def check_scene(answer: Any, rules: BeatSheet, lines: dict[str, DialogueLine]) -> tuple[BeatSheet | None, str]:
+    """Validate a whole-scene plan against what the notes contain."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("shots"), list) or not answer["shots"]:
+        return None, "no shots"
+    used: list[str] = []
+    shots: list[Shot] = []
+    names = {c.name for c in rules.characters}
+    scenes = {s.number for s in rules.scenes}
+    for i, raw in enumerate(answer["shots"][:40]):
+        if not isinstance(raw, dict):
+            return None, f"shot {i + 1} is not an object"
+        ids = raw.get("lines") or []
+        if not isinstance(ids, list) or any(x not in lines for x in ids):
+            return None, f"shot {i + 1} refers to lines that do not exist"
+        used += ids
+        chars = list(raw.get("characters") or [])
+        for x in ids:
+            if lines[x].character not in chars:
+                chars.append(lines[x].character)
+        try:
+            shot = Shot(scene=raw.get("scene", 1), number=str(i + 1), size=raw["size"], angle=raw["angle"],
+                        movement=raw["movement"], duration_s=float(raw["duration_s"]),
+                        action=str(raw["action"]).strip(), characters=chars,
+                        dialogue=[lines[x].model_copy() for x in ids],
+                        image_prompt=str(raw["image_prompt"]).strip()[:120], seed=(rules.shots[0].seed + i) % 2**32
+                        if rules.shots else i)
+        except (KeyError, ValueError, TypeError, ValidationError) as e:
+            return None, f"shot {i + 1}: {str(e).splitlines()[0]}"
+        if shot.scene not in scenes:
+            return None, f"shot {i + 1} is in scene {shot.scene}, which the notes do not have"
+        if set(shot.characters) - names:
+            return None, f"shot {i + 1} names someone not in the notes"
+        if not shot.action:
+            return None, f"shot {i + 1} has no action"
+        shots.append(shot)
+    if sorted(used) != sorted(lines) or used != [x for x in lines if x in used]:
+        return None, "every line must be used once, in order"
+    missing = names - {c for s in shots for c in s.characters}
+    if missing:
+        return None, f"characters missing: {', '.join(sorted(missing))}"
+    return BeatSheet(title=rules.title, scenes=rules.scenes, characters=rules.characters, shots=shots), ""
+
+
+# ---- conversation memory -----------------------------------------------------------
+def history_window(messages: list[ChatMessage], budget: int, count: Callable[[str], int]) -> list[dict[str, str]]:
+    """Newest turns that fit `budget` tokens; older ones folded into one summary
+    line, so a long conversation never overflows the context."""
+    kept: list[dict[str, str]] = []
+    used = 0
+    older: list[ChatMessage] = []
+    for i, m in enumerate(reversed(messages)):
+        cost = count(m.text) + 4
+        if used + cost > budget:
+            older = list(reversed(messages))[i:][::-1]
+            break
+        kept.append({"role": "user" if m.role == "director" else "assistant", "content": m.text})
+        used += cost
+    kept.reverse()
+    if older:
+        asks = [m.text.strip().replace("\n", " ")[:80] for m in older if m.role == "director"]
+        summary = "Earlier the director asked: " + "; ".join(asks[-12:]) if asks else "Earlier turns omitted."
+        while count(summary) > max(32, budget // 4):
+            summary = summary[: len(summary) * 3 // 4]
+        kept.insert(0, {"role": "system", "content": summary})
+    return kept
+
+
+# ---- the agent ----------------------------------------------------------------------
+class Director:
+    def __init__(self, llm: LLM | None, *, strategy: str = "auto", max_tokens: int = 120,
+                 temperature: float = 0.7, repeat_penalty: float = 1.3, history_tokens: int = 1200):
+        self.llm = llm
+        self.strategy = strategy
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.repeat_penalty = repeat_penalty
+        self.history_tokens = history_tokens
+
+    def chosen_strategy(self) -> str:
+        if self.llm is None:
+            return "rules"
+        if self.strategy != "auto":
+            return self.strategy
+        return "whole-scene" if self.llm.card.instruct else "per-shot"
+
+    # -- notes → sheet
+    def draft(self, notes: str, *, title: str = "", seed: int = 0, on_token: OnToken | None = None,
+              cancel: CancelToken | None = None,
+              progress: Callable[[float, str], None] | None = None) -> DraftResult:
+        t0 = time.perf_counter()
+        progress = progress or (lambda f, m: None)
+        rules = parse_notes(notes, title=title)
+        strategy = self.chosen_strategy()
+        result = DraftResult(sheet=rules, strategy=strategy)
+        if self.llm is None or not rules.shots:
+            result.seconds = time.perf_counter() - t0
+            return result
+        if strategy == "whole-scene":
+            progress(0.1, "planning the scene")
+            sheet = self._whole_scene(notes, rules, seed, on_token, cancel, result)
+            if sheet is not None:
+                result.sheet = sheet
+                result.accepted = len(sheet.shots)
+            else:
+                result.strategy = "whole-scene → per-shot"
+                strategy = "per-shot"
+        if strategy == "per-shot":
+            names = [c.name for c in rules.characters]
+            for i, shot in enumerate(rules.shots):
+                progress(i / len(rules.shots), f"shot {shot.number}")
+                self._fill(shot, names, seed + i * 101, on_token, cancel, result)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _generate(self, prompt_or_messages, schema, seed, on_token, cancel, result, chat=False,
+                  max_tokens=None) -> str:
+        def counted(piece: str) -> None:
+            result.tokens += 1
+            if on_token:
+                on_token(piece)
+
+        if chat:
+            return self.llm.chat(prompt_or_messages, schema=schema, max_tokens=max_tokens or 2048,
+                                 temperature=0.3, seed=seed, on_token=counted, cancel=cancel)
+        return self.llm.complete(prompt_or_messages, schema=schema, max_tokens=max_tokens or self.max_tokens,
+                                 temperature=self.temperature, repeat_penalty=self.repeat_penalty, seed=seed,
+                                 stop=["\n\n", "\nShot:"], on_token=counted, cancel=cancel)
+
+    def _fill(self, shot: Shot, names: list[str], seed: int, on_token, cancel, result: DraftResult) -> None:
+        explicit = explicit_camera(shot.action)
+        schema = fill_schema(explicit)
+        prompt = _fill_prompt(shot, names)
+        for attempt in range(2):  # validate; retry once; then keep the rule values
+            reply = self._generate(prompt, schema, seed + attempt, on_token, cancel, result)
+            try:
+                answer = parse_json(reply)
+            except ValueError as e:
+                result.rejected.append(Rejection(shot.number, f"unparseable: {e}", reply))
+                continue
+            fields, reason = check_fill(answer, shot, explicit)
+            if fields is None:
+                result.rejected.append(Rejection(shot.number, reason, reply))
+                continue
+            for key, value in fields.items():
+                setattr(shot, key, value)
+            result.accepted += 1
+            return
+
+    def _whole_scene(self, notes, rules, seed, on_token, cancel, result) -> BeatSheet | None:
+        lines = {f"L{i + 1}": dl for i, dl in enumerate(d for s in rules.shots for d in s.dialogue)}
+        names = [c.name for c in rules.characters]
+        schema = scene_schema(names, list(lines), [s.number for s in rules.scenes])
+        facts = ["Scenes: " + "; ".join(f"{s.number}: {s.heading or 'untitled'}" for s in rules.scenes),
+                 "Characters: " + (", ".join(names) or "none"),
+                 "Lines (refer to them by id):"] + [f'  {k}: {v.character}: "{v.text}"' for k, v in lines.items()]
+        messages = [{"role": "system", "content": load("plan_scene.md")},
+                    {"role": "user", "content": f"Notes:\n{notes.strip()}\n\n" + "\n".join(facts)}]
+        for attempt in range(2):
+            reply = self._generate(messages, schema, seed + attempt, on_token, cancel, result, chat=True)
+            try:
+                answer = parse_json(reply)
+            except ValueError as e:
+                result.rejected.append(Rejection("scene", f"unparseable: {e}", reply))
+                continue
+            sheet, reason = check_scene(answer, rules, lines)
+            if sheet is not None:
+                return sheet
+            result.rejected.append(Rejection("scene", reason, reply))
+        return None
+
+    # -- conversation
+    def respond(self, message: str, sheet: BeatSheet, history: list[ChatMessage] | None = None, *,
+                on_token: OnToken | None = None, cancel: CancelToken | None = None) -> Turn:
+        ops = edits.rule_ops(message, sheet)
+        if ops:
+            return Turn(reply="", ops=ops, source="rules")
+        if self.llm is not None and self.llm.card.instruct:
+            turn = self._model_ops(message, sheet, history or [], on_token, cancel)
+            if turn is not None:
+                return turn
+        return Turn(reply="", ops=[edits.Clarify(question=self._question(message, sheet))], source="rules")
+
+    @staticmethod
+    def _question(message: str, sheet: BeatSheet) -> str:
+        numbers = [s.number for s in sheet.shots]
+        span = f"{numbers[0]}–{numbers[-1]}" if numbers else "none yet"
+        if re.search(r"\b(it|this|that|the shot)\b", message, re.I) and not re.search(r"\bshots?\s+\d", message,
+                                                                                     re.I):
+            return f"Which shot do you mean? Shots are {span}."
+        return (f"I'm not sure what to change. Shots are {span}. Try “make shot 3 a close-up”, “add a shot of "
+                f"the drone landing after 2”, “cut shot 4”, “move shot 5 after 2”, “Mira should whisper the "
+                f"line”, “two alternatives for the opening” or “render keyframes for shots 2–3”.")
+
+    def _model_ops(self, message, sheet, history, on_token, cancel) -> Turn | None:
+        listing = "\n".join(
+            f"{s.number}: {s.size.value} {s.angle.value} {s.movement.value} {s.duration_s:g}s — {s.action[:100]}"
+            + "".join(f' [{d.character}: "{d.text[:60]}"]' for d in s.dialogue) for s in sheet.shots)
+        count = self.llm.count_tokens
+        messages = [{"role": "system", "content": load("edit_ops.md") + "\n\nShots:\n" + listing},
+                    *history_window(history, self.history_tokens, count),
+                    {"role": "user", "content": message}]
+        result = DraftResult(sheet=sheet, strategy="edit")
+        try:
+            reply = self._generate(messages, EDIT_SCHEMA, 0, on_token, cancel, result, chat=True, max_tokens=400)
+            plan = parse_plan(reply, sheet)
+        except (ValueError, ValidationError, edits.EditError):
+            return None
+        if not plan:
+            return None
+        return Turn(reply="", ops=plan, source="model")
+
+
+# A flat schema (grammar- and server-friendly); parse_plan turns it into typed ops.
+_OP_FIELDS = {
+    "op": {"enum": ["change", "add", "remove", "move", "line", "alternatives", "render", "clarify"]},
+    "shot": {"type": "string", "maxLength": 8},
+    "after": {"type": "string", "maxLength": 8},
+    "shots": {"type": "array", "items": {"type": "string", "maxLength": 8}, "maxItems": 20},
+    "count": {"type": "integer", "minimum": 1, "maximum": 4},
+    "size": {"enum": [s.value for s in Size]},
+    "angle": {"enum": [a.value for a in Angle]},
+    "movement": {"enum": [m.value for m in Movement]},
+    "duration_s": {"type": "number", "minimum": 0.5, "maximum": 60},
+    "action": {"type": "string", "maxLength": 300},
+    "character": {"type": "string", "maxLength": 80},
+    "delivery": {"type": "string", "maxLength": 80},
+    "text": {"type": "string", "maxLength": 500},
+    "step": {"enum": ["keyframes", "motion", "voice", "animatic"]},
+    "question": {"type": "string", "maxLength": 300},
+}
+EDIT_SCHEMA = {"type": "object", "properties": {"ops": {"type": "array", "maxItems": 8, "items": {
+    "type": "object", "properties": _OP_FIELDS, "required": ["op"], "additionalProperties": False}}},
+    "required": ["ops"], "additionalProperties": False}
+
+
+_OP_TYPES = {"remove": edits.Remove, "move": edits.Move, "line": edits.Line, "alternatives": edits.Alternatives,
+             "render": edits.Render, "clarify": edits.Clarify}
+
+
+def parse_plan(reply: str, sheet: BeatSheet) -> list:
+    """Model reply → validated ops. Raises ValueError/ValidationError/EditError on anything off."""
+    data = parse_json(reply)
+    raw_ops = data.get("ops") if isinstance(data, dict) else None
+    if not isinstance(raw_ops, list):
+        raise ValueError("no ops list")
+    ops = []
+    for raw in raw_ops[:12]:
+        if not isinstance(raw, dict):
+            raise ValueError("an op is not an object")
+        raw = {k: v for k, v in raw.items() if v is not None and (v != "" or k == "after")}
+        kind = raw.get("op")
+        if kind == "change":
+            changes = {k: raw[k] for k in edits.EDITABLE if k in raw}
+            raw = {"op": "change", "shot": raw.get("shot", ""), "changes": changes}
+        elif kind == "add":
+            raw = {k: raw[k] for k in ("op", "after", "action", "size") if k in raw}
+        elif kind in _OP_TYPES:
+            raw = {k: v for k, v in raw.items() if k in _OP_TYPES[kind].model_fields}
+        ops.append(edits.PLAN.validate_python({"ops": [raw]}).ops[0])
+    # shot references must exist
+    numbers = {s.number for s in sheet.shots}
+    for op in ops:
+        refs = [getattr(op, "shot", "")] + [getattr(op, "after", "")] + list(getattr(op, "shots", []))
+        for ref in refs:
+            if ref and ref.upper() not in numbers:
+                raise edits.EditError(f"there is no shot {ref}")
+    return ops
+
+
+def describe(ops: list, said: list[str]) -> str:
+    return "; ".join(said) if said else json.dumps([op.model_dump() for op in ops])[:200]

@@ -1,0 +1,213 @@
+"""Language-model backends: in-process llama.cpp on a GGUF file, or any
+OpenAI-compatible chat server (llama.cpp server, Ollama, vLLM, LM Studio).
+
+Both stream tokens to a callback, stop when a CancelToken is set, and can
+constrain output with a JSON schema (a grammar in-process; `response_format`
+on a server, falling back to plain text plus validation where unsupported).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..pipeline.backend import CancelToken
+
+log = logging.getLogger(__name__)
+
+OnToken = Callable[[str], None]
+
+
+class LLMError(Exception):
+    """The model could not be loaded or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What doctor and provenance say about a model."""
+
+    backend: str  # "llama" | "openai"
+    model_id: str
+    path: str = ""
+    size_bytes: int = 0
+    weights_sha256: str = ""
+    licence: str = ""
+    chat_template: str = ""  # "embedded", "gemma (forced)", "server", ...
+    instruct: bool = False  # can follow instructions (whole-scene planning)
+
+
+class LLM(Protocol):
+    card: ModelCard
+
+    def complete(self, prompt: str, *, schema: dict | None = None, max_tokens: int = 120,
+                 temperature: float = 0.7, repeat_penalty: float = 1.3, seed: int = 0,
+                 stop: list[str] | None = None, on_token: OnToken | None = None,
+                 cancel: CancelToken | None = None) -> str: ...
+
+    def chat(self, messages: list[dict[str, str]], *, schema: dict | None = None, max_tokens: int = 512,
+             temperature: float = 0.4, seed: int = 0, on_token: OnToken | None = None,
+             cancel: CancelToken | None = None) -> str: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class LlamaCppLLM:
+    """A GGUF file in this process. A GGUF without a chat template gets an
+    explicit `chat_format` (llama-cpp-python would silently use llama-2's)."""
+
+    def __init__(self, path: Path, *, card: ModelCard, n_ctx: int = 4096, n_threads: int = 1,
+                 n_gpu_layers: int = 0, chat_format: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise LLMError(f"model file {self.path} does not exist; set llm.model_path to a .gguf file")
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:  # pragma: no cover - it is a dependency
+            raise LLMError("llama-cpp-python is not installed; run `make run`") from e
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2 threads collapse without it
+        self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads,
+                          n_threads_batch=n_threads, n_gpu_layers=n_gpu_layers, chat_format=chat_format,
+                          verbose=False)
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        self.card = ModelCard(**{**card.__dict__, "chat_template": "embedded in GGUF" if template else
+                                 f"none in GGUF; using {chat_format or 'raw completion'}"})
+        self._lock = threading.Lock()  # one generation at a time per model
+
+    @property
+    def has_template(self) -> bool:
+        return bool(self._llm.metadata.get("tokenizer.chat_template"))
+
+    @staticmethod
+    def _grammar(schema: dict | None):
+        if schema is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+    def _drain(self, stream, on_token: OnToken | None, cancel: CancelToken | None, key) -> str:
+        parts: list[str] = []
+        for chunk in stream:
+            piece = key(chunk)
+            if piece:
+                parts.append(piece)
+                if on_token:
+                    on_token(piece)
+            if cancel is not None and cancel.cancelled:
+                stream.close()
+                cancel.check()
+        return "".join(parts)
+
+    def complete(self, prompt, *, schema=None, max_tokens=120, temperature=0.7, repeat_penalty=1.3, seed=0,
+                 stop=None, on_token=None, cancel=None) -> str:
+        with self._lock:
+            stream = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
+                                                 repeat_penalty=repeat_penalty, seed=seed, stop=stop,
+                                                 grammar=self._grammar(schema), stream=True)
+            return self._drain(stream, on_token, cancel, lambda c: c["choices"][0].get("text", ""))
+
+    def chat(self, messages, *, schema=None, max_tokens=512, temperature=0.4, seed=0, on_token=None,
+             cancel=None) -> str:
+        with self._lock:
+            stream = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                                      temperature=temperature, seed=seed,
+                                                      grammar=self._grammar(schema), stream=True)
+            return self._drain(stream, on_token, cancel,
+                               lambda c: c["choices"][0].get("delta", {}).get("content") or "")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
+class OpenAICompatLLM:
+    """Any server speaking the OpenAI chat API, by base URL and model name."""
+
+    def __init__(self, base_url: str, model_name: str, *, api_key: str = "", timeout: float = 120.0):
+        if not base_url:
+            raise LLMError("llm.server_url is empty; give the server's base URL, e.g. http://127.0.0.1:8080/v1")
+        if not model_name:
+            raise LLMError("llm.model_name is empty; give the model name the server serves")
+        from openai import OpenAI
+
+        self.base_url = base_url.rstrip("/")
+        self.model_name = model_name
+        self._client = OpenAI(base_url=self.base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
+                              timeout=timeout, max_retries=0)
+        self.card = ModelCard(backend="openai", model_id=f"{model_name} @ {self.base_url}", chat_template="server",
+                              instruct=True)
+        # The first response_format the server accepts is remembered.
+        self._formats = ["json_schema", "json_object", None]
+
+    def _response_format(self, kind: str | None, schema: dict) -> dict | None:
+        if kind == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+        if kind == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return None
+
+    def _call(self, messages, schema, max_tokens, temperature, seed, on_token, cancel) -> str:
+        from openai import APIConnectionError, APIStatusError
+
+        kinds = self._formats if schema is not None else [None]
+        last: Exception | None = None
+        for kind in kinds:
+            try:
+                extra = {}
+                if kind is not None:
+                    extra["response_format"] = self._response_format(kind, schema)
+                stream = self._client.chat.completions.create(
+                    model=self.model_name, messages=messages, max_tokens=max_tokens, temperature=temperature,
+                    seed=seed, stream=True, **extra)
+                parts: list[str] = []
+                for chunk in stream:
+                    piece = chunk.choices[0].delta.content if chunk.choices else None
+                    if piece:
+                        parts.append(piece)
+                        if on_token:
+                            on_token(piece)
+                    if cancel is not None and cancel.cancelled:
+                        stream.close()
+                        cancel.check()
+                if schema is not None:
+                    self._formats = [k for k in self._formats if kinds.index(k) >= kinds.index(kind)]
+                return "".join(parts)
+            except APIConnectionError as e:
+                raise LLMError(f"cannot reach {self.base_url}: is the server running? ({e})") from e
+            except APIStatusError as e:
+                if e.status_code in (400, 422) and kind is not None:
+                    log.info("server refused response_format %s: %s", kind, e)
+                    last = e
+                    continue
+                raise LLMError(f"{self.base_url} answered {e.status_code}: {e.message}") from e
+        raise LLMError(f"{self.base_url} refused the request: {last}")
+
+    def complete(self, prompt, *, schema=None, max_tokens=120, temperature=0.7, repeat_penalty=1.3, seed=0,
+                 stop=None, on_token=None, cancel=None) -> str:
+        return self._call([{"role": "user", "content": prompt}], schema, max_tokens, temperature, seed, on_token,
+                          cancel)
+
+    def chat(self, messages, *, schema=None, max_tokens=512, temperature=0.4, seed=0, on_token=None,
+             cancel=None) -> str:
+        return self._call(messages, schema, max_tokens, temperature, seed, on_token, cancel)
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)  # servers do not share their tokenizer; a safe estimate
+
+
+def parse_json(text: str) -> Any:
+    """The first JSON value in a reply (models sometimes wrap it in prose or fences)."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.strip("`")
+        text = text[text.find("\n") + 1:] if "\n" in text else text
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        raise ValueError("no JSON in the reply")
+    value, _ = json.JSONDecoder().raw_decode(text[start:])
+    return value
