@@ -23,7 +23,8 @@ from .project.store import ProjectError, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
-COMMANDS = {"new", "produce", "beats", "status", "approve", "reject", "revise", "doctor", "config", "log", "tui"}
+COMMANDS = {"new", "produce", "beats", "chat", "status", "approve", "reject", "revise", "doctor", "config", "log",
+            "tui"}
 
 
 class CliError(Exception):
@@ -54,7 +55,16 @@ def read_notes(path: Path) -> str:
 
 
 def _load_config(args, project: Path | None = None) -> LoadedConfig:
-    return load_config(parse_cli_overrides(getattr(args, "set", None) or []), project_dir=project)
+    cli = parse_cli_overrides(getattr(args, "set", None) or [])
+    if getattr(args, "model", None):
+        cli.update({"llm.backend": "llama", "llm.model_path": str(Path(args.model).expanduser())})
+    if getattr(args, "server", None):
+        cli.update({"llm.backend": "openai", "llm.server_url": args.server})
+    if getattr(args, "model_name", None):
+        cli["llm.model_name"] = args.model_name
+    if getattr(args, "strategy", None):
+        cli["llm.strategy"] = args.strategy
+    return load_config(cli, project_dir=project)
 
 
 def _open(project: Path) -> Store:
@@ -75,6 +85,12 @@ class _ProgressPrinter:
         self.quiet = quiet
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def progress(self, job: str):
+        """A backend-style progress(fraction, message) callback printing under `job`."""
+        from .pipeline.runner import ProgressEvent
+
+        return lambda fraction, message: self(ProgressEvent(job, fraction, message))
 
     def __call__(self, event) -> None:
         if self.quiet:
@@ -132,10 +148,18 @@ def cmd_beats(args) -> int:
     backend.load()
     with tempfile.TemporaryDirectory() as tmp:
         job = Job(step=Step.BEATS, target="sheet", settings=ProjectSettings(), workdir=Path(tmp), notes=notes)
-        result = backend(job, seed=0, progress=lambda f, m: None, cancel=CancelToken())
-    sheet = BeatSheet.model_validate(result.data["sheet"])
+        result = backend(job, seed=0, progress=_ProgressPrinter(quiet=args.json).progress("beats"),
+                         cancel=CancelToken())
+    try:
+        sheet = BeatSheet.model_validate(result.data["sheet"])
+    except Exception as e:  # noqa: BLE001 - a backend's bad output is an error, not a crash
+        raise CliError(f"the beats backend returned an invalid sheet: {str(e).splitlines()[0]}") from None
+    agent = result.data.get("agent", {})
+    if agent.get("rejected") and not args.json:
+        print(f"note: {len(agent['rejected'])} model answer(s) failed validation; rule values kept for those",
+              file=sys.stderr)
     if args.json:
-        print(json.dumps({"title": sheet.title, "backend": backend.info().name,
+        print(json.dumps({"title": sheet.title, "backend": backend.info().name, "agent": agent or None,
                           "scenes": [s.model_dump() for s in sheet.scenes],
                           "characters": [c.name for c in sheet.characters],
                           "shots": [shot_json(s) for s in sheet.shots]}, indent=2))
@@ -222,6 +246,44 @@ def cmd_revise(args) -> int:
     stale = [d for d in store.drafts(status=DraftStatus.STALE) if d.id not in before]
     print(f"shot {shot.number} revised; {len(stale)} draft(s) now stale"
           + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale) if stale else ""))
+    return EXIT_OK
+
+
+def cmd_chat(args) -> int:
+    from .agents.conversation import Conversation
+
+    store = _open(Path(args.project))
+    conv = Conversation(_pipeline(store, _load_config(args, store.root)))
+    if args.run_plan:
+        proposed = conv.proposed()
+        if proposed is None:
+            raise CliError("no proposed plan is waiting; ask for one, e.g. \"render keyframes for shots 2-3\"")
+        for r in conv.run_plan(proposed[0], on_progress=_ProgressPrinter()):
+            print(r.summary())
+        return EXIT_OK
+    if not args.message:
+        for m in store.messages():
+            print(f"{m.created_at}  {m.role:>8}: {m.text}")
+        return EXIT_OK
+    reply = conv.send(" ".join(args.message))
+    out = {"reply": reply.text, "drafts": [d.id for d in reply.drafts], "question": reply.question or None,
+           "plan": [op.model_dump() for op in reply.plan], "ran": []}
+    if not args.json:
+        print(reply.text)
+    if reply.plan:
+        go = args.yes
+        if not go and not args.json and sys.stdin.isatty():
+            go = input("run it? [y/N] > ").strip().lower() in ("y", "yes")
+        if go:
+            printer = _ProgressPrinter(quiet=args.json)
+            for r in conv.run_plan(reply.message_id, on_progress=printer):
+                out["ran"].append(r.summary())
+                if not args.json:
+                    print(r.summary())
+        elif not args.json:
+            print(f"not run; run it later with: inkubator chat --project {args.project} --run-plan")
+    if args.json:
+        print(json.dumps(out, indent=2))
     return EXIT_OK
 
 
@@ -460,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one setting for this run (repeatable)")
     project = argparse.ArgumentParser(add_help=False)
     project.add_argument("--project", "-p", default=".", metavar="DIR", help="project folder (default: .)")
+    models = argparse.ArgumentParser(add_help=False)
+    models.add_argument("--model", metavar="PATH", help="a GGUF file for the agent (default: the embedded Gemma)")
+    models.add_argument("--server", metavar="URL", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    models.add_argument("--model-name", metavar="NAME", help="the model name on --server")
+    models.add_argument("--strategy", choices=["auto", "per-shot", "whole-scene"],
+                        help="how the agent plans (default: by model)")
     who = argparse.ArgumentParser(add_help=False)
     who.add_argument("--as", dest="approver", metavar="NAME", help="who approves (default: your login name)")
 
@@ -482,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--aspect", default="16:9", choices=["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"])
     s.set_defaults(fn=cmd_new)
 
-    s = sub.add_parser("produce", parents=[common, project, who],
+    s = sub.add_parser("produce", parents=[common, project, who, models],
                        help="run notes through every step, stopping at each approval gate")
     s.add_argument("notes", help=".txt, .md or .fountain")
     g = s.add_mutually_exclusive_group()
@@ -492,10 +560,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     s.set_defaults(fn=cmd_produce)
 
-    s = sub.add_parser("beats", parents=[common], help="print the beat sheet for notes (no project needed)")
+    s = sub.add_parser("beats", parents=[common, models], help="print the beat sheet for notes (no project needed)")
     s.add_argument("notes")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_beats)
+
+    s = sub.add_parser("chat", parents=[common, project, models],
+                       help="talk to the director agent: revise the shot list, propose renders")
+    s.add_argument("message", nargs="*", help='e.g. "make shot 3 a close-up" (none: print the conversation)')
+    s.add_argument("--yes", "-y", action="store_true", help="run a proposed plan without asking")
+    s.add_argument("--run-plan", action="store_true", help="run the newest proposed plan (you approve it)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_chat)
 
     s = sub.add_parser("status", parents=[common, project], help="each shot, each step, draft status")
     s.add_argument("--json", action="store_true")

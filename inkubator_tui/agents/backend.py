@@ -58,6 +58,9 @@ def gguf_template(path: str) -> tuple[str | None, str]:
     """The chat template and architecture of a GGUF (reads the vocabulary only: fast)."""
     from llama_cpp import Llama
 
+    from .llm import quiet_llama_logs
+
+    quiet_llama_logs()
     llm = Llama(model_path=path, vocab_only=True, verbose=False)
     return llm.metadata.get("tokenizer.chat_template"), llm.metadata.get("general.architecture", "")
 
@@ -92,9 +95,14 @@ class _AgentBeats:
             progress(1.0, f"{self.llm.card.model_id} loaded")
 
     def director(self) -> Director:
-        self.load()
+        """A director whose model loads only when a request needs it."""
         c = self.config.llm
-        return Director(self.llm, strategy=c.strategy, max_tokens=c.max_tokens, temperature=c.temperature,
+
+        def loader() -> LLM:
+            self.load()
+            return self.llm
+
+        return Director(loader=loader, strategy=c.strategy, max_tokens=c.max_tokens, temperature=c.temperature,
                         repeat_penalty=c.repeat_penalty, history_tokens=c.history_tokens)
 
     def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:

@@ -227,17 +227,31 @@ def history_window(messages: list[ChatMessage], budget: int, count: Callable[[st
 
 # ---- the agent ----------------------------------------------------------------------
 class Director:
-    def __init__(self, llm: LLM | None, *, strategy: str = "auto", max_tokens: int = 120,
-                 temperature: float = 0.7, repeat_penalty: float = 1.3, history_tokens: int = 1200):
-        self.llm = llm
+    def __init__(self, llm: LLM | None = None, *, loader: Callable[[], LLM] | None = None, strategy: str = "auto",
+                 max_tokens: int = 120, temperature: float = 0.7, repeat_penalty: float = 1.3,
+                 history_tokens: int = 1200):
+        self._llm = llm
+        self._loader = loader
         self.strategy = strategy
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.repeat_penalty = repeat_penalty
         self.history_tokens = history_tokens
 
+    @property
+    def llm(self) -> LLM | None:
+        """The model, loaded on first use (rule-understood requests never load it)."""
+        if self._llm is None and self._loader is not None:
+            self._llm = self._loader()
+            self._loader = None
+        return self._llm
+
+    @property
+    def has_model(self) -> bool:
+        return self._llm is not None or self._loader is not None
+
     def chosen_strategy(self) -> str:
-        if self.llm is None:
+        if not self.has_model:
             return "rules"
         if self.strategy != "auto":
             return self.strategy
@@ -252,7 +266,7 @@ class Director:
         rules = parse_notes(notes, title=title)
         strategy = self.chosen_strategy()
         result = DraftResult(sheet=rules, strategy=strategy)
-        if self.llm is None or not rules.shots:
+        if not self.has_model or not rules.shots:
             result.seconds = time.perf_counter() - t0
             return result
         if strategy == "whole-scene":
@@ -334,7 +348,7 @@ class Director:
         ops = edits.rule_ops(message, sheet)
         if ops:
             return Turn(reply="", ops=ops, source="rules")
-        if self.llm is not None and self.llm.card.instruct:
+        if self.has_model and self.llm.card.instruct:
             turn = self._model_ops(message, sheet, history or [], on_token, cancel)
             if turn is not None:
                 return turn

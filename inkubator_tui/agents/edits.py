@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ..project.models import Angle, BeatSheet, Character, DialogueLine, Movement, Shot, Size, Step
+from ..project.models import Angle, BeatSheet, Character, Movement, Shot, Size, Step
 from .notes import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS, _first
 
 ShotRef = Annotated[str, Field(min_length=1, max_length=8)]
@@ -100,7 +100,7 @@ class EditError(ValueError):
 
 
 # ---- applying ---------------------------------------------------------------
-def _find(sheet: BeatSheet, ref: str) -> Shot:
+def find_shot(sheet: BeatSheet, ref: str) -> Shot:
     try:
         return sheet.shot(ref)
     except KeyError:
@@ -128,7 +128,7 @@ def apply_ops(sheet: BeatSheet, ops: list) -> tuple[BeatSheet, list[str]]:
     said: list[str] = []
     for op in ops:
         if isinstance(op, Change):
-            shot = _find(new, op.shot)
+            shot = find_shot(new, op.shot)
             given = op.changes.given()
             if not given:
                 raise EditError(f"nothing to change in shot {shot.number}")
@@ -137,7 +137,7 @@ def apply_ops(sheet: BeatSheet, ops: list) -> tuple[BeatSheet, list[str]]:
             said.append(f"shot {shot.number}: " + ", ".join(f"{k} → {v.value if hasattr(v, 'value') else v}"
                                                           for k, v in given.items()))
         elif isinstance(op, Add):
-            after = _find(new, op.after) if op.after else None
+            after = find_shot(new, op.after) if op.after else None
             number = _insert_number(new, after)
             idx = new.shots.index(after) + 1 if after else 0
             scene = after.scene if after else (new.shots[0].scene if new.shots else 1)
@@ -151,19 +151,19 @@ def apply_ops(sheet: BeatSheet, ops: list) -> tuple[BeatSheet, list[str]]:
             new.shots.insert(idx, shot)
             said.append(f"added shot {number}" + (f" after {after.number}" if after else " at the start"))
         elif isinstance(op, Remove):
-            shot = _find(new, op.shot)
+            shot = find_shot(new, op.shot)
             new.shots.remove(shot)
             said.append(f"cut shot {shot.number}")
         elif isinstance(op, Move):
-            shot = _find(new, op.shot)
-            after = _find(new, op.after) if op.after else None
+            shot = find_shot(new, op.shot)
+            after = find_shot(new, op.after) if op.after else None
             if after is not None and after.number == shot.number:
                 raise EditError("a shot cannot move after itself")
             new.shots.remove(shot)
             new.shots.insert(new.shots.index(after) + 1 if after else 0, shot)
             said.append(f"moved shot {shot.number}" + (f" after {after.number}" if after else " to the start"))
         elif isinstance(op, Line):
-            targets = [_find(new, op.shot)] if op.shot else new.shots
+            targets = [find_shot(new, op.shot)] if op.shot else new.shots
             hits = 0
             for shot in targets:
                 for line in shot.dialogue:
@@ -329,13 +329,9 @@ def render_targets(op: Render, sheet: BeatSheet) -> tuple[Step, set[str] | None]
     step = Step(op.step)
     if not op.shots:
         return step, None
-    shots = [_find(sheet, r) for r in op.shots]
+    shots = [find_shot(sheet, r) for r in op.shots]
     if step == Step.VOICE:
         return step, {line.id for s in shots for line in s.dialogue}
     if step == Step.ANIMATIC:
         return step, None
     return step, {s.id for s in shots}
-
-
-def line_ids_in(sheet: BeatSheet) -> dict[str, DialogueLine]:
-    return {line.id: line for s in sheet.shots for line in s.dialogue}

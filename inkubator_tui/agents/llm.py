@@ -57,6 +57,29 @@ class LLM(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+_LOG_CALLBACK = None
+
+
+def quiet_llama_logs() -> None:
+    """Send llama.cpp's C-level log lines to Python logging (debug), not to the
+    terminal: they would corrupt the app's screen and the CLI's JSON."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    native = logging.getLogger("llama.cpp")
+
+    @llama_cpp.llama_log_callback
+    def _route(level, text, user_data):
+        native.debug(text.decode("utf-8", "replace").rstrip())
+
+    _LOG_CALLBACK = _route  # keep a reference: C holds only a pointer
+    llama_cpp.llama_log_set(_route, ctypes.c_void_p(0))
+
+
 class LlamaCppLLM:
     """A GGUF file in this process. A GGUF without a chat template gets an
     explicit `chat_format` (llama-cpp-python would silently use llama-2's)."""
@@ -71,12 +94,13 @@ class LlamaCppLLM:
         except ImportError as e:  # pragma: no cover - it is a dependency
             raise LLMError("llama-cpp-python is not installed; run `make run`") from e
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2 threads collapse without it
+        quiet_llama_logs()
         self._llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads,
                           n_threads_batch=n_threads, n_gpu_layers=n_gpu_layers, chat_format=chat_format,
                           verbose=False)
         template = self._llm.metadata.get("tokenizer.chat_template")
         self.card = ModelCard(**{**card.__dict__, "chat_template": "embedded in GGUF" if template else
-                                 f"none in GGUF; using {chat_format or 'raw completion'}"})
+                                 f"no chat template in GGUF; chats use {chat_format or 'raw completion'}"})
         self._lock = threading.Lock()  # one generation at a time per model
 
     @property
@@ -180,7 +204,8 @@ class OpenAICompatLLM:
             except APIConnectionError as e:
                 raise LLMError(f"cannot reach {self.base_url}: is the server running? ({e})") from e
             except APIStatusError as e:
-                if e.status_code in (400, 422) and kind is not None:
+                refused = e.status_code in (400, 422) or "response_format" in str(e.message)
+                if refused and kind is not None:  # e.g. llama-cpp-python's server only knows json_object
                     log.info("server refused response_format %s: %s", kind, e)
                     last = e
                     continue

@@ -1,0 +1,186 @@
+"""The director's conversation with the agent, persisted in the project.
+
+Each message becomes validated edit operations applied to the newest beat
+sheet as a **new beats draft** (approving it marks only the affected
+downstream work stale), a clarifying question, or a proposed plan of tool
+calls that runs only after the person approves it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..pipeline.backend import CancelToken
+from ..pipeline.pipeline import Pipeline, StepReport
+from ..pipeline.steps import SHEET_TARGET
+from ..project.models import Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Size, Step, stable_hash, utcnow
+from ..project.store import ProjectError
+from . import edits
+from .director import Director
+
+# Framings an alternative cycles through, skipping the shot's current one.
+ALTERNATIVE_FRAMINGS = [
+    (Size.WS, Angle.HIGH, Movement.CRANE), (Size.CU, Angle.LOW, Movement.DOLLY_IN),
+    (Size.MS, Angle.DUTCH, Movement.HANDHELD), (Size.OTS, Angle.EYE, Movement.STATIC),
+    (Size.EWS, Angle.AERIAL, Movement.PAN), (Size.MCU, Angle.EYE, Movement.TRUCK),
+]
+
+
+@dataclass
+class Reply:
+    text: str
+    drafts: list[Draft] = field(default_factory=list)
+    plan: list[edits.Render] = field(default_factory=list)
+    question: str = ""
+    message_id: int = 0
+
+
+class Conversation:
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self._card = None  # the model card behind the current turn, for provenance
+
+    def director(self) -> Director:
+        backend = self.pipeline.backend(Step.BEATS)
+        make = getattr(backend, "director", None)
+        return make() if make else Director(None)
+
+    def base(self) -> tuple[BeatSheet | None, Draft | None]:
+        """The sheet edits build on: the newest pending beats draft, else the working sheet."""
+        pending = self.pipeline.pending(Step.BEATS)
+        if pending:
+            d = pending[-1]
+            return BeatSheet.model_validate(d.data["sheet"]), d
+        approved = self.store.drafts(Step.BEATS, SHEET_TARGET, DraftStatus.APPROVED)
+        return self.store.sheet(), (approved[-1] if approved else None)
+
+    def send(self, message: str, *, on_token: Callable[[str], None] | None = None,
+             cancel: CancelToken | None = None) -> Reply:
+        message = message.strip()
+        if not message:
+            raise ProjectError("the message is empty")
+        history = self.store.messages()
+        self.store.add_message("director", message)
+        sheet, base = self.base()
+        if sheet is None or not sheet.shots:
+            # No shot list yet: the message is the notes.
+            report = self.pipeline.draft_beats(message, source="chat", cancel=cancel, on_token=on_token)
+            return self._answer_notes(report)
+        try:
+            director = self.director()
+            turn = director.respond(message, sheet, history, on_token=on_token, cancel=cancel)
+            self._card = director.llm.card if turn.source == "model" else None
+            return self._act(message, turn.ops, turn.source, sheet, base)
+        except edits.EditError as e:
+            return self._say(f"{e}.", question=str(e))
+
+    def _say(self, text: str, *, drafts=(), plan=(), question: str = "", data: dict | None = None) -> Reply:
+        payload = dict(data or {})
+        if drafts:
+            payload["drafts"] = [d.id for d in drafts]
+        if plan:
+            payload["plan"] = [op.model_dump() for op in plan]
+            payload["plan_status"] = "proposed"
+        msg = self.store.add_message("agent", text, payload)
+        return Reply(text, list(drafts), list(plan), question, msg.id)
+
+    def _answer_notes(self, report: StepReport) -> Reply:
+        made = report.created + report.cached
+        if not made:
+            return self._say("Those notes already have a beat sheet; nothing new to draft."
+                             if report.up_to_date else f"I could not draft beats: {report.summary()}")
+        d = made[0]
+        sheet = BeatSheet.model_validate(d.data["sheet"])
+        agent = d.data.get("agent", {})
+        extra = ""
+        if agent.get("rejected"):
+            extra = f" ({len(agent['rejected'])} model answer(s) rejected; rule values kept there)"
+        return self._say(f"Beat sheet draft {d.id}: {len(sheet.shots)} shots in {len(sheet.scenes)} scene(s), "
+                         f"{sum(len(s.dialogue) for s in sheet.shots)} line(s){extra}. Approve it to go on.",
+                         drafts=[d])
+
+    def _act(self, message: str, ops: list, source: str, sheet: BeatSheet, base: Draft | None) -> Reply:
+        clarify = [op for op in ops if isinstance(op, edits.Clarify)]
+        if clarify:
+            return self._say(clarify[0].question, question=clarify[0].question)
+        plan = [op for op in ops if isinstance(op, edits.Render)]
+        if plan:
+            for op in plan:
+                edits.render_targets(op, sheet)  # raises EditError for a shot that does not exist
+            words = "; ".join(edits.describe_render(op, sheet) for op in plan)
+            return self._say(f"Proposed: {words}. Approve the plan to run it.", plan=plan)
+        alts = [op for op in ops if isinstance(op, edits.Alternatives)]
+        if alts:
+            return self._alternatives(message, alts[0], sheet, base)
+        new, said = edits.apply_ops(sheet, ops)
+        d = self._draft_edit(message, new, ops, said, base, source)
+        return self._say(f"Draft {d.id}: " + "; ".join(said) + ". Approve it to apply.", drafts=[d],
+                         data={"ops": [op.model_dump(mode="json") for op in ops]})
+
+    def _draft_edit(self, message: str, sheet: BeatSheet, ops: list, said: list[str], base: Draft | None,
+                    source: str, label: str = "edit") -> Draft:
+        card = self._card if source == "model" else None
+        prov = Provenance(tool="beats", backend=f"agent-{label}" if source == "model" else f"rules-{label}",
+                          model_id=card.model_id if card else "inkubator edit rules",
+                          weights_sha256=card.weights_sha256 if card else "",
+                          licence=card.licence if card else "GPL-3.0-or-later",
+                          non_neural=source != "model", prompt=message,
+                          parameters={"ops": [op.model_dump(mode="json") for op in ops], "said": said,
+                                      "base_draft": base.id if base else None},
+                          started_at=utcnow(), finished_at=utcnow())
+        # An edit descends from the notes of its base, so re-running those notes finds it up to date.
+        deps_key = base.deps_key if base else "edit"
+        return self.store.add_draft(step=Step.BEATS, target=SHEET_TARGET, cache_key=stable_hash({"edit": said, "sheet": sheet.model_dump(mode="json")}),
+                                    deps_key=deps_key, provenance=prov,
+                                    data={"sheet": sheet.model_dump(mode="json"),
+                                          "edit": {"message": message, "said": said}})
+
+    def _alternatives(self, message: str, op: edits.Alternatives, sheet: BeatSheet, base: Draft | None) -> Reply:
+        shots = [edits.find_shot(sheet, ref) for ref in op.shots]
+        drafts = []
+        for n in range(op.count):
+            ops = []
+            for shot in shots:
+                options = [f for f in ALTERNATIVE_FRAMINGS if (f[0], f[1], f[2]) != (shot.size, shot.angle,
+                                                                                    shot.movement)]
+                size, angle, move = next(itertools.islice(itertools.cycle(options), n + shots.index(shot), None))
+                ops.append(edits.Change(shot=shot.number, changes=edits.ShotChanges(size=size, angle=angle,
+                                                                                   movement=move)))
+            new, said = edits.apply_ops(sheet, ops)
+            drafts.append(self._draft_edit(message, new, ops, said, base, "rules", label="alternative"))
+        listing = " | ".join(f"draft {d.id}: " + "; ".join(d.data["edit"]["said"]) for d in drafts)
+        return self._say(f"{len(drafts)} alternatives: {listing}. Approve the one you want; the others are "
+                         f"superseded.", drafts=drafts)
+
+    # ---- proposed tool calls ----------------------------------------------------------------
+    def proposed(self) -> tuple[int, list[edits.Render]] | None:
+        """The newest plan still waiting for approval."""
+        for m in reversed(self.store.messages()):
+            if m.data.get("plan_status") == "proposed":
+                return m.id, [edits.Render.model_validate(p) for p in m.data["plan"]]
+        return None
+
+    def run_plan(self, message_id: int, *, cancel: CancelToken | None = None, on_progress=None) -> list[StepReport]:
+        """Run an approved plan: each proposed tool call through the gated pipeline."""
+        msg = next((m for m in self.store.messages() if m.id == message_id), None)
+        if msg is None or msg.data.get("plan_status") != "proposed":
+            raise ProjectError(f"message {message_id} has no plan waiting for approval")
+        sheet = self.store.sheet()
+        if sheet is None:
+            raise ProjectError("approve the beat sheet before running tools")
+        reports = []
+        for raw in msg.data["plan"]:
+            op = edits.Render.model_validate(raw)
+            step, only = edits.render_targets(op, sheet)
+            reports.append(self.pipeline.run_step(step, only=only, cancel=cancel, on_progress=on_progress))
+        self.store.set_message_data(message_id, {**msg.data, "plan_status": "ran"})
+        self.store.add_message("agent", "Ran: " + "; ".join(r.summary() for r in reports))
+        return reports
+
+    def decline_plan(self, message_id: int) -> None:
+        msg = next((m for m in self.store.messages() if m.id == message_id), None)
+        if msg is not None:
+            self.store.set_message_data(message_id, {**msg.data, "plan_status": "declined"})
