@@ -212,6 +212,45 @@ class Pipeline:
                                     deps_key=task.deps_key, provenance=prov, files=hit.files, data=hit.data,
                                     upstream=[d.id for d in task.upstream])
 
+    def advance(self, *, cancel: CancelToken | None = None,
+                on_progress: Callable[[ProgressEvent], None] | None = None) -> tuple[StepReport | None, str]:
+        """Run the next step that has work, stopping at the first gate.
+
+        Returns the report of the step that ran (None when nothing could) and a
+        sentence for the person: what ran, or what waits for them."""
+        if self.pending(Step.BEATS):
+            return None, "the beat sheet awaits your approval"
+        if self.store.sheet() is None:
+            return None, "send notes first: there is no beat sheet yet"
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+            if self.backend(step) is None:
+                continue
+            waiting = self.pending(step)
+            if waiting:
+                return None, f"{len(waiting)} {step.value} draft(s) await your approval"
+            report = self.run_step(step, cancel=cancel, on_progress=on_progress)
+            if report.created or report.cached or report.failed or report.cancelled:
+                return report, report.summary()
+            if report.blocked:
+                return report, f"{step.value}: " + "; ".join(f"{b.label}: {b.reason}" for b in report.blocked[:3])
+        return None, "everything is approved and up to date"
+
+    def undo_beats(self, approver: str | None = None) -> str:
+        """Take back the last change to the shot list: withdraw the newest pending
+        beats draft, or else return to the previously approved version."""
+        beats = self.store.drafts(Step.BEATS, SHEET_TARGET)
+        pending = [d for d in beats if d.status == DraftStatus.PENDING]
+        if pending:
+            self.reject(pending[-1].id, note="undone", approver=approver)
+            return f"withdrew beats draft {pending[-1].id}"
+        approved = [d for d in beats if d.status == DraftStatus.APPROVED]
+        earlier = [d for d in beats if d.status == DraftStatus.SUPERSEDED and approved and d.id < approved[-1].id
+                   and d.provenance.approved_at]
+        if not earlier:
+            raise ProjectError("nothing to undo in the shot list")
+        self.approve(earlier[-1].id, mode="undo", approver=approver)
+        return f"back to beats draft {earlier[-1].id}"
+
     # ---- approval ----------------------------------------------------------
     def approve(self, draft_id: int, *, mode: str = "cli", approver: str | None = None) -> Draft:
         """Approve one draft: its siblings are superseded, dependants re-checked."""

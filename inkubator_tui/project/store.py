@@ -244,7 +244,7 @@ class Store:
                               (line.id, shot.id, lpos, line.character, line.text, line.delivery))
             if sheet.title:
                 s = self.settings
-                if s.title != sheet.title and s.title == "Untitled":
+                if s.title != sheet.title and s.title in ("Untitled", self.root.resolve().name):  # a default
                     s.title = sheet.title
                     c.execute("UPDATE settings SET json = ? WHERE id = 1", (s.model_dump_json(),))
             self._log(c, why)
