@@ -24,7 +24,7 @@ from .project.store import ProjectError, Store
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
 COMMANDS = {"new", "produce", "beats", "chat", "status", "approve", "reject", "revise", "doctor", "config", "log",
-            "tui"}
+            "export", "tui"}
 
 
 class CliError(Exception):
@@ -287,6 +287,15 @@ def cmd_chat(args) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from .exports import export_all
+
+    store = _open(Path(args.project))
+    for path in export_all(store):
+        print(path)
+    return EXIT_OK
+
+
 def cmd_log(args) -> int:
     store = _open(Path(args.project))
     for at, what in store.history():
@@ -298,13 +307,7 @@ def cmd_doctor(args) -> int:
     from .pipeline.registry import Registry
 
     loaded = _load_config(args, Path(args.project) if args.project else None)
-    registry = Registry(loaded.config)
-    rows = []
-    for r in registry.readiness():
-        chosen = registry.resolve(r.step) if r.ready else None
-        in_use = chosen is not None and chosen.info().name == r.name
-        rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
-                     "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
+    rows = doctor_rows(Registry(loaded.config))
     steps_ok = {s.value: any(r["in_use"] for r in rows if r["step"] == s.value) for s in Step}
     system = _system_checks()
     if args.json:
@@ -328,6 +331,17 @@ def cmd_doctor(args) -> int:
             con.print(f"{'[green]ok[/]' if ok else '[yellow]missing[/]'}  {name}: {detail}")
         con.print(f"config: {', '.join(map(str, loaded.files)) or f'{user_config_file()} (not created; defaults)'}")
     return EXIT_OK if all(steps_ok.values()) else EXIT_ERROR
+
+
+def doctor_rows(registry) -> list[dict[str, Any]]:
+    """Each backend of each step: ready or not, in use or not, and how to add it."""
+    rows = []
+    for r in registry.readiness():
+        chosen = registry.resolve(r.step) if r.ready else None
+        in_use = chosen is not None and chosen.info().name == r.name
+        rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
+                     "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
+    return rows
 
 
 def _system_checks() -> dict[str, tuple[bool, str]]:
@@ -591,6 +605,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("shot", help="shot number (4, 4A) or id")
     s.add_argument("changes", nargs="+", metavar="FIELD=VALUE", help="e.g. size=CU movement=dolly-in duration_s=4")
     s.set_defaults(fn=cmd_revise)
+
+    s = sub.add_parser("export", parents=[common, project],
+                       help="write shot-list CSV, Fountain, OTIO timeline and provenance into DIR/exports")
+    s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
     s.set_defaults(fn=cmd_log)

@@ -79,15 +79,30 @@ class RuntimeConfig(_Section):
 
 
 DEFAULT_KEYS = {
+    # anywhere
     "quit": "ctrl+q",
+    "help": "f1",
+    "sample": "f2",
+    "doctor": "f3",
+    "run_next": "f5",
+    "cancel": "escape",
+    "refresh": "ctrl+r",
+    # on the shot board
     "approve": "a",
+    "approve_step": "A",
     "reject": "r",
     "redo": "d",
-    "run_next": "n",
-    "cancel": "escape",
-    "help": "f1",
-    "refresh": "ctrl+r",
+    "edit": "e",
+    "previous_candidate": "left_square_bracket",
+    "next_candidate": "right_square_bracket",
+    "play": "p",
+    "open": "o",
 }
+
+
+class UIConfig(_Section):
+    # any Textual theme: textual-dark, textual-light, nord, gruvbox, ...
+    theme: str = "textual-dark"
 
 
 class Config(_Section):
@@ -97,6 +112,7 @@ class Config(_Section):
     voice: VoiceConfig = VoiceConfig()
     animatic: AnimaticConfig = AnimaticConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    ui: UIConfig = UIConfig()
     keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEYS))
 
 

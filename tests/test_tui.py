@@ -1,45 +1,276 @@
-"""The app opens on a project and shows its shot board without blocking."""
+"""The app under Textual's pilot: the core flows, never blocking, and snapshots."""
 
 from __future__ import annotations
 
-from conftest import FIVE_SHOTS, approve_all
+import threading
+import wave
+
+import pytest
+from textual.worker import WorkerCancelled
+
+from conftest import FIVE_SHOTS, Double, approve_all
+from inkubator_tui.agents.rules import RuleBeats
 from inkubator_tui.config import load_config
-from inkubator_tui.project.models import Step
+from inkubator_tui.pipeline.backend import JobResult
+from inkubator_tui.pipeline.pipeline import Pipeline
+from inkubator_tui.pipeline.registry import Registry
+from inkubator_tui.project.models import DraftStatus, Step
+from inkubator_tui.project.store import Store
 from inkubator_tui.tui.app import InkubatorApp
+from inkubator_tui.tui.board import ShotBoard
+from inkubator_tui.tui.chat import ChatPane, NoteInput
+from inkubator_tui.tui.screens import EditShotScreen, NoteScreen
 
 
-async def test_board_shows_shots_and_what_awaits_approval(pipe, store):
+class WavDouble(Double):
+    """A voice double that writes a real (silent) WAV, so playback paths are exercised."""
+
+    def __call__(self, job, *, seed, progress, cancel) -> JobResult:
+        out = job.workdir / f"{job.target}.wav"
+        with wave.open(str(out), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(22050)
+            w.writeframes(b"\0\0" * 2205)
+        self.calls.append((job.target, seed, job.note))
+        return JobResult(files=[out], data={"seconds": 0.1}, prompt=job.line.text)
+
+
+def make_app(store, doubles=None, isolated=None):
+    config = load_config().config
+    doubles = doubles or {Step.KEYFRAMES: Double(Step.KEYFRAMES), Step.MOTION: Double(Step.MOTION),
+                          Step.VOICE: WavDouble(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
+    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config), **doubles}))
+    app = InkubatorApp(store.root, load_config(), pipeline=pipe)
+    return app, pipe, doubles
+
+
+async def settle(app, pilot, rounds: int = 6) -> None:
+    """Let workers finish and their messages (and the refreshes they start) land."""
+    for _ in range(rounds):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive refresh replaced by a newer one
+            pass
+        await pilot.pause()
+
+
+def chat_text(app) -> str:
+    return "\n".join(str(w.render()) for w in app.query_one(ChatPane).query(".msg"))
+
+
+def board_marks(app, step: Step) -> list[str]:
+    board = app.query_one(ShotBoard)
+    return [str(board.get_cell(row.key, step.value)) for row in board.ordered_rows]
+
+
+async def test_notes_to_approved_keyframes_and_motion(store):
+    app, pipe, doubles = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        assert "Welcome" in chat_text(app)
+        note = app.query_one(NoteInput)
+        note.value = FIVE_SHOTS
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Beat sheet draft 1" in chat_text(app)
+        assert board_marks(app, Step.BEATS) == ["●"] * 5
+        app.query_one(ShotBoard).focus()
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert board_marks(app, Step.BEATS) == ["✓"] * 5
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert board_marks(app, Step.KEYFRAMES) == ["●"] * 5
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert board_marks(app, Step.KEYFRAMES) == ["✓"] * 5
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert len(doubles[Step.MOTION].calls) == 5 and board_marks(app, Step.MOTION) == ["●"] * 5
+        # ↑ recalls the notes sent earlier
+        note.focus()
+        await pilot.press("up")
+        assert note.value == FIVE_SHOTS.strip()
+    assert [m.role for m in store.messages()][:2] == ["director", "agent"]
+
+
+async def test_reject_and_redo_with_a_note(pipe, store):
     pipe.draft_beats(FIVE_SHOTS)
     approve_all(pipe, Step.BEATS)
+    app, pipe, doubles = make_app(store)
     pipe.run_step(Step.KEYFRAMES)
-    app = InkubatorApp(store.root, load_config())
-    async with app.run_test(size=(100, 30)) as pilot:
-        await app.workers.wait_for_complete()
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("d")
         await pilot.pause()
-        table = app.query_one("DataTable")
-        assert table.row_count == 5
-        assert "Untitled" not in app.title and "Five" in app.title
-        pending = str(app.query_one("#pending").render())
-        assert "5 draft(s) await approval" in pending
-        await pilot.press("ctrl+q")
-    assert app.return_code in (0, None)
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"warmer light", "enter")
+        await settle(app, pilot)
+        first = store.sheet().shots[0]
+        versions = store.drafts(Step.KEYFRAMES, first.id)
+        assert [d.status for d in versions] == [DraftStatus.REJECTED, DraftStatus.PENDING]
+        assert versions[0].note == "warmer light" and doubles[Step.KEYFRAMES].calls[-1][2] == "warmer light"
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert store.draft(versions[1].id).status == DraftStatus.REJECTED
+
+
+async def test_edit_a_shot_in_the_form(pipe, store):
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    app, pipe, _ = make_app(store)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await settle(app, pilot)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("down", "e")
+        await pilot.pause()
+        assert isinstance(app.screen, EditShotScreen)
+        duration = app.screen.query_one("#duration_s")
+        duration.value = "7.5"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert store.sheet().shot("2").duration_s == 7.5
+        assert "shot 2: duration_s changed" in chat_text(app)
+        # a bad value stays in the form with a message; nothing is lost or saved
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#duration_s").value = "soon"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, EditShotScreen) and "not saved" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert store.sheet().shot("2").duration_s == 7.5
+
+
+async def test_escape_cancels_a_running_job_and_the_app_stays_responsive(pipe, store):
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    gate = threading.Event()
+    kf = Double(Step.KEYFRAMES)
+    kf.gate = gate
+    app, pipe, _ = make_app(store, {Step.KEYFRAMES: kf, Step.MOTION: Double(Step.MOTION),
+                                    Step.VOICE: WavDouble(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)})
+    try:
+        async with app.run_test(size=(110, 34)) as pilot:
+            await settle(app, pilot)
+            app.query_one(ShotBoard).focus()
+            await pilot.press("f5")
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if app.query_one("#jobbar").display and "waiting" in str(app.query_one("#jobline").render()):
+                    break
+            assert app.busy
+            await pilot.press("down", "down")  # the board still moves while the job runs
+            assert app.query_one(ShotBoard).cursor_row == 2
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert not app.busy and store.drafts(Step.KEYFRAMES) == []
+            assert "0 new" in chat_text(app) and "cancelled" in chat_text(app)
+    finally:
+        gate.set()  # never leave a job thread waiting if an assertion failed
+
+
+async def test_no_audio_device_says_where_the_wav_is(pipe, store, monkeypatch):
+    import sounddevice
+
+    def no_device(*a, **kw):
+        raise sounddevice.PortAudioError("no output device")
+
+    monkeypatch.setattr(sounddevice, "query_devices", no_device)
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    app, pipe, _ = make_app(store)
+    pipe.run_step(Step.VOICE)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("down", "down", "down", "p")  # shot 4 has Mira's line
+        await settle(app, pilot)
+        text = chat_text(app)
+        assert "no audio output device here; the WAV is at" in text and ".wav" in text
+
+
+async def test_slash_commands_and_a_failing_job(pipe, store):
+    app, pipe, doubles = make_app(store)
+    doubles[Step.KEYFRAMES].fail_on = {"1"}
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        note = app.query_one(NoteInput)
+        for text in (FIVE_SHOTS, "/approve", "/render keyframes 1-2", "/bogus"):
+            note.value = text
+            await pilot.press("enter")
+            await settle(app, pilot)
+        text = chat_text(app)
+        assert "approved beats draft 1" in text and "1 new" in text and "1 failed" in text
+        assert len(store.drafts(Step.KEYFRAMES)) == 1  # shot 2 made; shot 1's failure did not stop it
+        note.value = "make shot 3 a close-up"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Draft 2: shot 3" in chat_text(app) or "Draft" in chat_text(app)
+        note.value = "/undo"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "withdrew beats draft" in chat_text(app)
 
 
 async def test_keys_come_from_config(store, isolated_config):
-    isolated_config.write_text("[keys]\nrefresh = 'f5'\n")
-
-    class Counting(InkubatorApp):
-        refreshes = 0
-
-        def action_refresh(self) -> None:
-            Counting.refreshes += 1
-            super().action_refresh()
-
-    app = Counting(store.root, load_config())
+    isolated_config.write_text("[keys]\nrefresh = 'f9'\napprove = 'y'\n")
+    app, _, _ = make_app(store)
+    refreshed = []
+    original = app.refresh_view
+    app.refresh_view = lambda: (refreshed.append(1), original())[1]
     async with app.run_test() as pilot:
-        await app.workers.wait_for_complete()
-        before = Counting.refreshes
-        await pilot.press("f5")
+        await settle(app, pilot)
+        before = len(refreshed)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("f9")
         await pilot.press("ctrl+r")  # the default key no longer refreshes
-        await app.workers.wait_for_complete()
-        assert Counting.refreshes == before + 1
+        await settle(app, pilot)
+        assert len(refreshed) == before + 1
+
+
+# ---- snapshots ----------------------------------------------------------------------------------
+@pytest.fixture
+def snapshot_project(tmp_path):
+    """A project with an approved beat sheet, in a folder with a fixed name."""
+    store = Store.create(tmp_path / "film")
+    config = load_config().config
+    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config)}))
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    return store
+
+
+def _snap_app(store):
+    return make_app(store)[0]
+
+
+async def _settled(pilot):
+    await settle(pilot.app, pilot)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_main_screen(snap_compare, snapshot_project, size):
+    assert snap_compare(_snap_app(snapshot_project), terminal_size=size, run_before=_settled)
+
+
+def test_snapshot_help_screen(snap_compare, snapshot_project):
+    async def open_help(pilot):
+        await _settled(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(_snap_app(snapshot_project), terminal_size=(100, 36), run_before=open_help)
+
+
+def test_snapshot_command_palette(snap_compare, snapshot_project):
+    async def open_palette(pilot):
+        await _settled(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"appro")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_snap_app(snapshot_project), terminal_size=(100, 30), run_before=open_palette)

@@ -118,18 +118,23 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
     for example in _example_prompts():
         if difflib.SequenceMatcher(None, example.lower(), prompt.lower()).ratio() > 0.75:
             return None, "image_prompt copies a few-shot example"
-    grounding = _content_words(shot.action) | {c.lower() for c in shot.characters}
+    said = " ".join(d.text for d in shot.dialogue)
+    grounding = _content_words(f"{shot.action} {said}") | {c.lower() for c in shot.characters}
     if grounding and not (_content_words(prompt) | set(prompt.lower().split())) & grounding:
         return None, "image_prompt is not about this shot"
     return {"size": size, "angle": angle, "movement": movement, "image_prompt": prompt}, ""
 
 
-def _fill_prompt(shot: Shot, names: list[str]) -> str:
+def _fill_prompt(shot: Shot, names: list[str], rotation: int = 0, examples: int = 3) -> str:
+    """Header + a rotating window of few-shot examples (a base model copies the
+    last example it saw, so no single example sits last every time) + the shot."""
+    header, *pool = [b.strip() for b in load("fill_shot.txt").strip().split("\n\n")]
+    chosen = [pool[(rotation + k) % len(pool)] for k in range(min(examples, len(pool)))]
     lines = [f"Shot: {shot.action}"]
     if shot.dialogue:
         lines.append("Dialogue: " + " ".join(f'{dl.character}: "{dl.text}"' for dl in shot.dialogue))
     lines.append(f"Characters: {', '.join(names) or 'none'}")
-    return load("fill_shot.txt") + "\n".join(lines) + "\n"
+    return "\n\n".join([header, *chosen, "\n".join(lines)]) + "\n"
 
 
 # ---- whole-scene planning ----------------------------------------------------------
@@ -303,7 +308,7 @@ class Director:
     def _fill(self, shot: Shot, names: list[str], seed: int, on_token, cancel, result: DraftResult) -> None:
         explicit = explicit_camera(shot.action)
         schema = fill_schema(explicit)
-        prompt = _fill_prompt(shot, names)
+        prompt = _fill_prompt(shot, names, rotation=int(shot.number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or 0))
         for attempt in range(2):  # validate; retry once; then keep the rule values
             reply = self._generate(prompt, schema, seed + attempt, on_token, cancel, result)
             try:

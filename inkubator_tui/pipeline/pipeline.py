@@ -118,7 +118,11 @@ class Pipeline:
         if backend is None:
             return report
         cancel = cancel or CancelToken()
-        emit = on_progress or (lambda e: None)
+        outer = on_progress or (lambda e: None)
+
+        def emit(e: ProgressEvent) -> None:  # every event says which step it belongs to
+            outer(ProgressEvent(e.job, e.fraction, e.message, step.value))
+
         info = backend.info()
         candidates = self.registry.config.keyframe.candidates if step == Step.KEYFRAMES else 1
 

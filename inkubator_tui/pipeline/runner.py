@@ -25,6 +25,7 @@ class ProgressEvent:
     job: str
     fraction: float
     message: str
+    step: str = ""  # the pipeline step the job belongs to, when known
 
 
 @dataclass

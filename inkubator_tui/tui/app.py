@@ -1,27 +1,54 @@
-"""The Textual app: the project's shot board and what awaits approval.
+"""The Textual app: chat with the agent, the shot board, previews and approvals.
 
-The event loop only renders; reading the project happens in a thread worker
-that reports back with a message.
+The event loop only renders and routes messages. Every read of the project
+and every job runs in a thread worker that reports back with a message; one
+job runs at a time and Esc cancels it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 
-from platformdirs import user_data_path
-from textual import work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
+from platformdirs import user_data_path, user_log_path
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Static
 
+from ..agents.conversation import Conversation
+from ..agents.edits import EditError, Render, render_targets
 from ..config import LoadedConfig
-from ..pipeline.pipeline import STATUS_MARK
+from ..pipeline.backend import CancelToken
+from ..pipeline.pipeline import Pipeline
+from ..pipeline.registry import Registry
+from ..pipeline.runner import ProgressEvent
 from ..project.models import Step
-from ..project.store import Store
+from ..project.store import ProjectError, Store
+from .board import ShotBoard
+from .chat import ChatPane
+from .preview import Preview, PreviewPane, build_preview
+from .screens import DoctorScreen, EditShotScreen, HelpScreen, NoteScreen
+from .state import ProjectView, read_view, shot_of_job
+
+log = logging.getLogger(__name__)
+
+WELCOME = (
+    "Welcome. Type your notes — what happens, scene by scene, with dialogue in quotes — and press Enter. "
+    "The agent drafts a beat sheet; approve it (Tab to the board, then a) and press {run_next} to make "
+    "keyframes, motion, voice and the animatic, approving each step. Press {sample} to send a sample note, "
+    "{help} for help, {doctor} to see which backends are real models and which are labelled defaults.")
+
+
+def sample_notes() -> str:
+    return files("inkubator_tui.samples").joinpath("last_drone.md").read_text(encoding="utf-8")
+
 
 def default_project_dir() -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -29,75 +56,507 @@ def default_project_dir() -> Path:
 
 
 class InkubatorApp(App):
-    CSS = """
-    #board { height: 1fr; }
-    #pending { height: auto; max-height: 12; border-top: solid $primary; padding: 0 1; }
-    #welcome { padding: 1 2; color: $text-muted; }
-    """
+    CSS_PATH = "app.tcss"
+    TITLE = "inkubator"
 
-    class StatusLoaded(Message):
-        def __init__(self, status: dict) -> None:
-            self.status = status
+    class ViewLoaded(Message):
+        def __init__(self, view: ProjectView) -> None:
+            self.view = view
             super().__init__()
 
-    def __init__(self, project: Path, loaded: LoadedConfig):
-        super().__init__()
-        self.project = project
-        self.loaded = loaded
-        keys = loaded.config.keys
-        self._bindings.bind(keys["quit"], "quit", "Quit", priority=True)
-        self._bindings.bind(keys["refresh"], "refresh", "Refresh")
-        self.title = "inkubator"
-        self.sub_title = str(project)
+    class PreviewReady(Message):
+        def __init__(self, preview: Preview) -> None:
+            self.preview = preview
+            super().__init__()
 
+    class JobProgress(Message):
+        def __init__(self, event: ProgressEvent) -> None:
+            self.event = event
+            super().__init__()
+
+    class Token(Message):
+        def __init__(self, text: str) -> None:
+            self.text = text
+            super().__init__()
+
+    class Said(Message):
+        """A line for the chat (and a notification when `notify` is set)."""
+
+        def __init__(self, role: str, text: str, severity: str = "", persist: bool = False) -> None:
+            self.role, self.text, self.severity, self.persist = role, text, severity, persist
+            super().__init__()
+
+    class JobDone(Message):
+        pass
+
+    def __init__(self, project: Path, loaded: LoadedConfig, pipeline: Pipeline | None = None):
+        super().__init__()
+        self.loaded = loaded
+        self.keys = loaded.config.keys
+        self.store = pipeline.store if pipeline else Store.open(project)
+        self.pipeline = pipeline or Pipeline(self.store, Registry(loaded.config))
+        self.conversation = Conversation(self.pipeline)
+        self.view: ProjectView | None = None
+        self.candidate = 0
+        self.cancel_token: CancelToken | None = None
+        self._progress: dict[str, float] = {}
+        # Keys come from the config's [keys] table. Letter keys act when you are not
+        # typing (the chat input takes printable keys first); function keys act anywhere.
+        for action, label, show in (("quit", "Quit", True), ("help", "Help", True), ("sample", "Sample", False),
+                                    ("doctor", "Doctor", False), ("run_next", "Run next", True),
+                                    ("cancel", "Cancel", False), ("refresh", "Refresh", False),
+                                    ("approve", "Approve", True), ("approve_step", "Approve step", True),
+                                    ("reject", "Reject", True),
+                                    ("redo", "Redo", True), ("edit", "Edit", True),
+                                    ("previous_candidate", "◀", False), ("next_candidate", "▶", False),
+                                    ("play", "Play", False), ("open", "Open", False)):
+            self._bindings.bind(self.keys[action], action, label, show=show, priority=action in ("quit", "help"))
+        try:
+            self.theme = loaded.config.ui.theme
+        except Exception:  # noqa: BLE001 - an unknown theme name keeps the default
+            log.warning("unknown theme %s", loaded.config.ui.theme)
+
+    # ---- layout -----------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical():
-            yield Static(
-                "Notes become beats, keyframes, motion, voice and an animatic, each approved by you.\n"
-                f"Headless: inkubator produce NOTES.txt --project {self.project} --interactive\n"
-                "Steps: B beats · K keyframes · M motion · V voice · A animatic — "
-                "✓ approved ● pending ~ stale ✗ rejected · to do – n/a",
-                id="welcome")
-            yield DataTable(id="board", zebra_stripes=True, cursor_type="row")
-            yield Static("", id="pending")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield ShotBoard(id="board")
+                with Horizontal(id="jobbar"):
+                    yield ProgressBar(id="progress", show_eta=False)
+                    yield Static("", id="jobline")
+                yield ChatPane(id="chat")
+            yield PreviewPane(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Shot", "Size", "Angle", "Move", "Dur", *[s.value[0].upper() for s in Step], "Action")
-        self.action_refresh()
+        self.query_one("#jobbar").display = False
+        chat = self.query_one(ChatPane)
+        messages = self.store.messages()
+        for m in messages[-200:]:
+            chat.add(m.role, m.text)
+        if not messages:
+            k = {name: key.upper() if key.startswith("f") else key for name, key in self.keys.items()}
+            chat.add("system", WELCOME.format(**k))
+        history = [m.text for m in messages if m.role == "director"]
+        chat.query_one("#note").history = history[-100:]
+        chat.query_one("#note").focus()
+        self.refresh_view()
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_, action in (
+                ("Approve", "approve the draft in the preview", self.action_approve),
+                ("Approve the whole step", "approve every pending draft of this step", self.action_approve_step),
+                ("Reject", "reject the draft in the preview", self.action_reject),
+                ("Redo with a note", "reject and make a new version with your note", self.action_redo),
+                ("Run next step", "make the next step's drafts", self.action_run_next),
+                ("Cancel job", "stop the running job", self.action_cancel),
+                ("Edit shot", "change the selected shot's fields", self.action_edit),
+                ("Next candidate", "show the next candidate", self.action_next_candidate),
+                ("Previous candidate", "show the previous candidate", self.action_previous_candidate),
+                ("Play voice", "play the selected shot's line", self.action_play),
+                ("Open media", "open the motion clip or animatic", self.action_open),
+                ("Export", "shot list, Fountain, OTIO, provenance", self.action_export),
+                ("Undo", "withdraw the newest beat-sheet draft", self.action_undo),
+                ("Send sample note", "watch the whole flow", self.action_sample),
+                ("Doctor", "backends, models, what is missing", self.action_doctor),
+                ("Help", "keys and chat commands", self.action_help),
+                ("Refresh", "re-read the project", self.action_refresh)):
+            yield SystemCommand(title, help_, action)
+
+    # ---- reading the project (workers) ----------------------------------------------
     def action_refresh(self) -> None:
-        self.load_status()
+        self.refresh_view()
 
-    @work(thread=True, exclusive=True)
-    def load_status(self) -> None:
-        from ..pipeline.pipeline import Pipeline
-        from ..pipeline.registry import Registry
+    @work(thread=True, exclusive=True, group="view", exit_on_error=False)
+    def refresh_view(self) -> None:
+        self.post_message(self.ViewLoaded(read_view(self.pipeline)))
 
-        store = Store.open(self.project)
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def build_preview(self, view: ProjectView, shot_id: str | None, candidate: int) -> None:
+        self.post_message(self.PreviewReady(build_preview(view, self.store, shot_id, candidate)))
+
+    def on_inkubator_app_view_loaded(self, message: ViewLoaded) -> None:
+        self.view = message.view
+        self.title = self.view.title
+        self.sub_title = self.view.root.name
+        self.query_one(ShotBoard).show(self.view)
+        self._update_preview()
+
+    def on_inkubator_app_preview_ready(self, message: PreviewReady) -> None:
+        self.query_one(PreviewPane).show(message.preview)
+
+    def _update_preview(self) -> None:
+        if self.view is not None:
+            self.build_preview(self.view, self.query_one(ShotBoard).selected_shot, self.candidate)
+
+    @on(ShotBoard.RowHighlighted)
+    def _row_changed(self, event: ShotBoard.RowHighlighted) -> None:
+        self.candidate = 0
+        self._update_preview()
+
+    # ---- jobs -------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.cancel_token is not None
+
+    def start_job(self, label: str, fn: Callable[[CancelToken], None]) -> None:
+        """Run `fn` in a thread worker; one job at a time, Esc cancels it."""
+        if self.busy:
+            self.notify("A job is running; Esc cancels it.", severity="warning")
+            return
+        token = CancelToken()
+        self.cancel_token = token
+        self._progress.clear()
+        self.query_one("#jobbar").display = True
+        self.query_one("#jobline", Static).update(label)
+        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        self._run_job(label, fn, token)
+
+    @work(thread=True, group="job", exit_on_error=False)
+    def _run_job(self, label: str, fn: Callable[[CancelToken], None], token: CancelToken) -> None:
         try:
-            status = Pipeline(store, Registry(self.loaded.config)).status()
-        finally:
-            store.close()
-        self.post_message(self.StatusLoaded(status))
+            fn(token)
+        except (ProjectError, EditError) as e:
+            self.post_message(self.Said("system", str(e), severity="warning"))
+        except Exception as e:  # noqa: BLE001 - one line in the app, the whole story in the log
+            from ..pipeline.backend import Cancelled
 
-    def on_inkubator_app_status_loaded(self, message: StatusLoaded) -> None:
-        status = message.status
-        self.title = f"inkubator — {status['project']['title']}"
-        table = self.query_one(DataTable)
-        table.clear()
-        for s in status["shots"]:
-            cells = [STATUS_MARK.get(v, v) for v in s["steps"].values()]
-            table.add_row(s["number"], s["size"], s["angle"], s["movement"], f"{s['duration_s']:g}s", *cells,
-                          s["action"][:60])
-        pending = status["pending"]
-        self.query_one("#pending", Static).update(
-            "No shots yet." if not status["shots"] else
-            (f"{len(pending)} draft(s) await approval: " + ", ".join(f"{p['id']} ({p['step']} {p['target']})"
-                                                                      for p in pending[:12]))
-            if pending else "Nothing awaits approval.")
+            if isinstance(e, Cancelled):
+                self.post_message(self.Said("system", f"{label}: cancelled; finished drafts are kept"))
+            else:
+                log.exception("%s failed", label)
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                self.post_message(self.Said("system", f"{label} failed: {first} (details in the log)",
+                                            severity="error"))
+        finally:
+            self.post_message(self.JobDone())
+
+    def on_inkubator_app_job_done(self, message: JobDone) -> None:
+        self.cancel_token = None
+        self.query_one("#jobbar").display = False
+        self.query_one(ChatPane).end_stream()
+        board = self.query_one(ShotBoard)
+        board.clear_running()
+        self.refresh_view()
+
+    def _emit(self, event: ProgressEvent) -> None:
+        self.post_message(self.JobProgress(event))
+
+    def on_inkubator_app_job_progress(self, message: JobProgress) -> None:
+        e = message.event
+        if e.job.startswith("load "):
+            self.query_one("#jobline", Static).update(e.message)
+            return
+        self._progress[e.job] = e.fraction
+        done = sum(self._progress.values()) / max(1, len(self._progress))
+        self.query_one("#progress", ProgressBar).update(progress=round(done * 100))
+        self.query_one("#jobline", Static).update(f"{e.job}: {e.message}")
+        if e.step:
+            board = self.query_one(ShotBoard)
+            number = shot_of_job(e.job)
+            if number is not None or e.step == Step.ANIMATIC.value:
+                board.set_running(number, Step(e.step), None if e.fraction >= 1 else e.fraction)
+
+    def on_inkubator_app_token(self, message: Token) -> None:
+        self.query_one(ChatPane).stream(message.text)
+
+    def on_inkubator_app_said(self, message: Said) -> None:
+        self.query_one(ChatPane).add(message.role, message.text)
+        if message.persist:
+            self.store.add_message(message.role, message.text)
+        if message.severity:
+            self.notify(message.text, severity=message.severity, markup=False)
+
+    def say(self, text: str, severity: str = "") -> None:
+        """From a worker: a line in the chat (and a toast when severity is given)."""
+        self.post_message(self.Said("system", text, severity))
+
+    # ---- chat --------------------------------------------------------------------------
+    @on(ChatPane.Submitted)
+    def _submitted(self, event: ChatPane.Submitted) -> None:
+        text = event.text
+        if text.startswith("/"):
+            self.slash(text)
+            return
+        self.query_one(ChatPane).add("director", text)
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        def job(token: CancelToken) -> None:
+            reply = self.conversation.send(text, on_token=lambda t: self.post_message(self.Token(t)), cancel=token)
+            self.post_message(self.Said("agent", reply.text))
+
+        self.start_job("agent", job)
+
+    def slash(self, text: str) -> None:
+        cmd, _, arg = text[1:].partition(" ")
+        arg = arg.strip()
+        actions = {"approve": self.action_approve, "help": self.action_help, "run": self.action_run_next,
+                   "export": self.action_export, "undo": self.action_undo, "sample": self.action_sample,
+                   "doctor": self.action_doctor, "play": self.action_play, "open": self.action_open,
+                   "cancel": self.action_cancel}
+        if cmd in actions and not (cmd == "approve" and arg):
+            actions[cmd]()
+        elif cmd == "approve":
+            self._decide(int(arg) if arg.isdigit() else None, approve=True)
+        elif cmd == "reject":
+            self._decide(None, approve=False, note=arg)
+        elif cmd == "redo":
+            self._redo_with(arg) if arg else self.action_redo()
+        elif cmd == "edit":
+            self.action_edit(arg or None)
+        elif cmd == "render":
+            self.render(arg)
+        elif cmd == "model":
+            self.model(arg)
+        else:
+            self.notify(f"unknown command /{cmd}; /help lists them", severity="warning")
+
+    def render(self, arg: str) -> None:
+        if not arg:
+            self.action_run_next()
+            return
+        words = arg.split()
+        step = {"keyframes": "keyframes", "keyframe": "keyframes", "frames": "keyframes", "motion": "motion",
+                "voice": "voice", "animatic": "animatic"}.get(words[0].lower())
+        if step is None:
+            self.notify("say which step: /render keyframes|motion|voice|animatic [shots]", severity="warning")
+            return
+        shots: list[str] = []
+        for part in words[1:]:
+            m = re.fullmatch(r"(\w+)-(\w+)", part)
+            if m and self.view and self.view.sheet:
+                numbers = [s.number for s in self.view.sheet.shots]
+                a, b = m.group(1).upper(), m.group(2).upper()
+                if a in numbers and b in numbers:
+                    shots += numbers[numbers.index(a): numbers.index(b) + 1]
+                    continue
+            shots += [p.upper() for p in part.split(",") if p]
+
+        def job(token: CancelToken) -> None:
+            sheet = self.store.sheet()
+            if sheet is None:
+                raise ProjectError("approve the beat sheet first")
+            step_, only = render_targets(Render(step=step, shots=shots), sheet)
+            report = self.pipeline.run_step(step_, only=only, cancel=token, on_progress=self._emit)
+            self.say(report.summary(), severity="information")
+
+        self.start_job(f"{step}", job)
+
+    def model(self, arg: str) -> None:
+        if not arg:
+            model = self.view.model if self.view else "?"
+            self.notify(f"agent model: {model}. /model PATH.gguf or /model URL NAME switches it.")
+            return
+        parts = arg.split()
+        c = self.loaded.config.llm
+        if parts[0].startswith(("http://", "https://")):
+            if len(parts) < 2:
+                self.notify("give the model name too: /model URL NAME", severity="warning")
+                return
+            c.backend, c.server_url, c.model_name = "openai", parts[0], parts[1]
+        else:
+            c.backend, c.model_path = "llama", str(Path(parts[0]).expanduser())
+        self.pipeline.registry._instances.pop(Step.BEATS, None)
+        self.notify(f"agent model set to {arg} for this session (put it in your config to keep it)")
+        self.refresh_view()
+
+    # ---- decisions ---------------------------------------------------------------------
+    def _picked(self):
+        if self.view is None:
+            return None
+        decision = self.view.decision(self.query_one(ShotBoard).selected_shot)
+        return decision[self.candidate % len(decision)] if decision else None
+
+    def _decide(self, draft_id: int | None, *, approve: bool, note: str = "") -> None:
+        pick = self._picked()
+        target_id = draft_id or (pick.id if pick else None)
+        if target_id is None:
+            self.notify(self._waiting_elsewhere(), severity="warning")
+            return
+
+        def job(token: CancelToken) -> None:
+            if approve:
+                d = self.pipeline.approve(target_id, mode="tui")
+                self.say(f"approved {d.step.value} draft {d.id}")
+            else:
+                d = self.pipeline.reject(target_id, note=note)
+                self.say(f"rejected {d.step.value} draft {d.id}" + (f": {note}" if note else ""))
+
+        self.start_job("approve" if approve else "reject", job)
+
+    def action_approve(self) -> None:
+        self._decide(None, approve=True)
+
+    def _waiting_elsewhere(self) -> str:
+        pending = [d for ds in (self.view.drafts.values() if self.view else []) for d in ds
+                   if d.status.value == "pending"]
+        if not pending:
+            return "nothing waits for a decision"
+        steps = sorted({d.step.value for d in pending})
+        return f"nothing for this shot; {len(pending)} draft(s) wait ({', '.join(steps)}): select their shots"
+
+    def action_approve_step(self) -> None:
+        """Approve every pending draft of the step in the preview, or else of the
+        earliest step that has pending drafts (first candidate per target)."""
+        pick = self._picked()
+
+        def job(token: CancelToken) -> None:
+            steps = [pick.step] if pick is not None else [s for s in Step if self.pipeline.pending(s)][:1]
+            if not steps:
+                self.say("nothing waits for a decision", severity="warning")
+                return
+            seen: set[str] = set()
+            for d in self.pipeline.pending(steps[0]):
+                if d.target not in seen:
+                    token.check()
+                    self.pipeline.approve(d.id, mode="tui")
+                    seen.add(d.target)
+            self.say(f"approved {len(seen)} {steps[0].value} draft(s)")
+
+        self.start_job("approve step", job)
+
+    def action_reject(self) -> None:
+        self._decide(None, approve=False)
+
+    def action_redo(self) -> None:
+        if self._picked() is None:
+            self.notify("nothing here to redo", severity="warning")
+            return
+        self.push_screen(NoteScreen("What should change in the new version?"),
+                         lambda note: self._redo_with(note) if note is not None else None)
+
+    def _redo_with(self, note: str) -> None:
+        pick = self._picked()
+        if pick is None:
+            self.notify("nothing here to redo", severity="warning")
+            return
+        if pick.step == Step.BEATS:
+            # A beat sheet is redone by conversation: the note is a request on that sheet.
+            def job(token: CancelToken) -> None:
+                self.pipeline.reject(pick.id, note=note)
+                if note:
+                    reply = self.conversation.send(note, cancel=token)
+                    self.post_message(self.Said("agent", reply.text))
+            self.start_job("redo", job)
+            return
+
+        def job(token: CancelToken) -> None:
+            self.pipeline.reject(pick.id, note=note)
+            report = self.pipeline.run_step(pick.step, only={pick.target}, cancel=token, on_progress=self._emit)
+            self.say(f"redo: {report.summary()}")
+
+        self.start_job("redo", job)
+
+    def action_next_candidate(self) -> None:
+        self.candidate += 1
+        self._update_preview()
+
+    def action_previous_candidate(self) -> None:
+        self.candidate -= 1
+        self._update_preview()
+
+    def action_edit(self, ref: str | None = None) -> None:
+        sheet = self.view.sheet if self.view else None
+        if sheet is None:
+            self.notify("approve a beat sheet before editing shots", severity="warning")
+            return
+        try:
+            shot = sheet.shot(ref) if ref else next(s for s in sheet.shots
+                                                    if s.id == self.query_one(ShotBoard).selected_shot)
+        except (KeyError, StopIteration):
+            self.notify("select a shot on the board (or /edit NUMBER)", severity="warning")
+            return
+
+        def saved(changes: dict | None) -> None:
+            if not changes:
+                return
+
+            def job(token: CancelToken) -> None:
+                before = {d.id for d in self.store.drafts() if d.status.value == "stale"}
+                self.pipeline.revise_shot(shot.id, changes)
+                stale = [d for d in self.store.drafts() if d.status.value == "stale" and d.id not in before]
+                self.say(f"shot {shot.number}: {', '.join(changes)} changed; {len(stale)} draft(s) now stale")
+
+            self.start_job("edit", job)
+
+        self.push_screen(EditShotScreen(shot), saved)
+
+    # ---- running -----------------------------------------------------------------------
+    def action_run_next(self) -> None:
+        def job(token: CancelToken) -> None:
+            report, words = self.pipeline.advance(cancel=token, on_progress=self._emit)
+            self.say(words, severity="warning" if report is not None and not report.ok else "information")
+
+        self.start_job("run", job)
+
+    def action_cancel(self) -> None:
+        if self.cancel_token is not None:
+            self.cancel_token.cancel()
+            self.query_one("#jobline", Static).update("cancelling…")
+
+    def action_sample(self) -> None:
+        if self.view is not None and (self.view.sheet is not None or self.view.pending_sheets):
+            self.notify("this project already has a beat sheet; the sample goes in a new project "
+                        "(`inkubator` with no folder)", severity="warning")
+            return
+        text = sample_notes()
+        self.query_one(ChatPane).add("director", text)
+        self.send(text)
+
+    def action_play(self) -> None:
+        from . import media
+
+        if self.view is None:
+            return
+        shot_id = self.query_one(ShotBoard).selected_shot
+        drafts = [self.view.latest(Step.VOICE, line) for line in self.view.line_ids.get(shot_id, [])]
+        drafts = [d for d in drafts if d is not None and d.files]
+        if not drafts:
+            self.notify("this shot has no voice line yet", severity="warning")
+            return
+        path = self.store.assets.path(drafts[0].files[0])
+        self.run_worker(lambda: self.say(media.play_wav(path)), thread=True, group="audio", exit_on_error=False)
+
+    def action_open(self) -> None:
+        from . import media
+
+        if self.view is None:
+            return
+        shot_id = self.query_one(ShotBoard).selected_shot
+        motion = self.view.latest(Step.MOTION, shot_id) if shot_id else None
+        path = self.store.assets.path(motion.files[0]) if motion and motion.files else \
+            (Path(self.view.animatic) if self.view.animatic else None)
+        if path is None:
+            self.notify("no clip here yet", severity="warning")
+            return
+        self.run_worker(lambda: self.say(media.open_path(path)), thread=True, group="open", exit_on_error=False)
+
+    def action_export(self) -> None:
+        from ..exports import export_all
+
+        def job(token: CancelToken) -> None:
+            paths = export_all(self.store)
+            self.say("exported: " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
+
+        self.start_job("export", job)
+
+    def action_undo(self) -> None:
+        self.start_job("undo", lambda token: self.say(self.pipeline.undo_beats()))
+
+    def action_doctor(self) -> None:
+        def job() -> None:
+            from ..cli import doctor_rows
+
+            rows = doctor_rows(self.pipeline.registry)
+            self.call_from_thread(self.push_screen, DoctorScreen(rows))
+
+        self.run_worker(job, thread=True, group="doctor", exit_on_error=False)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keys))
 
 
 def run_app(project: Path | None, loaded: LoadedConfig) -> int:
@@ -105,7 +564,13 @@ def run_app(project: Path | None, loaded: LoadedConfig) -> int:
         project = default_project_dir()
     if not (project / "project.sqlite").exists():
         Store.create(project).close()
-    if loaded.config.runtime.log_file:
-        logging.basicConfig(filename=loaded.config.runtime.log_file, level=logging.INFO, force=True)
-    InkubatorApp(project, loaded).run()
-    return 0
+    log_file = Path(loaded.config.runtime.log_file) if loaded.config.runtime.log_file else \
+        user_log_path("inkubator") / "inkubator.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=log_file, level=logging.INFO, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = InkubatorApp(project, loaded)
+    app.run()
+    print(f"project: {project}\nlog: {log_file}")
+    return app.return_code or 0
+

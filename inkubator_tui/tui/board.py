@@ -1,0 +1,111 @@
+"""The shot board: one row per shot, a mark per step, and progress while a job runs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..pipeline.pipeline import STATUS_MARK
+from ..project.models import Step
+from .state import ProjectView
+
+STEP_COLUMNS = [(s, s.value[0].upper()) for s in Step]
+
+
+class ShotBoard(DataTable):
+    """Rows are keyed by shot id; the cursor row is the selected shot."""
+
+    DEFAULT_CSS = """
+    ShotBoard { height: 1fr; overflow-x: hidden; }
+    """
+
+    def __init__(self, **kw):
+        super().__init__(zebra_stripes=True, cursor_type="row", **kw)
+        self._progress_cells: dict[tuple[str, str], float] = {}
+        self._compact = False
+        self._shown: ProjectView | None = None
+
+    def on_mount(self) -> None:
+        self._build_columns()
+
+    def _build_columns(self) -> None:
+        """Narrow boards (an 80-column terminal) keep shot, size, the step marks and the action."""
+        self._compact = self.size.width and self.size.width < 64
+        self.clear(columns=True)
+        self.add_column("Shot", key="shot")
+        self.add_column("Size", key="size")
+        if not self._compact:
+            self.add_column("Move", key="move")
+            self.add_column("Dur", key="dur")
+        for step, letter in STEP_COLUMNS:
+            self.add_column(letter, key=step.value)
+        self.add_column("Action", key="action")
+
+    @property
+    def selected_shot(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or moving table
+            return None
+        return key
+
+    def show(self, view: ProjectView) -> None:
+        keep = self.selected_shot
+        self._shown = view
+        self.clear()
+        for s in view.shots:
+            key = s["id"] or f"pending-{s['number']}"
+            framing = [s["size"]] if self._compact else [s["size"], s["movement"], f"{s['duration_s']:g}s"]
+            self.add_row(s["number"], *framing,
+                         *[self._mark(key, step, s["steps"][step.value]) for step, _ in STEP_COLUMNS],
+                         self._action(s["action"]), key=key)
+        if keep is not None:
+            for i, s in enumerate(view.shots):
+                if s["id"] == keep:
+                    self.move_cursor(row=i)
+
+    def _action_width(self) -> int:
+        """What is left of the board's width for the action text (it never scrolls sideways)."""
+        others = sum(c.get_render_width(self) for key, c in self.columns.items() if key.value != "action")
+        return max(8, self.size.width - others - 2 * self.cell_padding - 2)
+
+    def _action(self, text: str) -> Text:
+        t = Text(text, no_wrap=True)
+        t.truncate(self._action_width(), overflow="ellipsis")
+        return t
+
+    def on_resize(self) -> None:
+        if bool(self.size.width and self.size.width < 64) != bool(self._compact):
+            self._build_columns()
+        if self._shown is not None:
+            self.show(self._shown)
+
+    def _mark(self, shot_id: str, step: Step, status: str) -> Text:
+        if (shot_id, step.value) in self._progress_cells:  # a one-cell progress bar
+            bars = "▁▂▃▄▅▆▇█"
+            fraction = self._progress_cells[(shot_id, step.value)]
+            return Text(bars[min(len(bars) - 1, int(fraction * len(bars)))], style="bold cyan")
+        return Text.from_markup(STATUS_MARK.get(status, status))
+
+    def set_running(self, shot_number: str | None, step: Step, fraction: float | None) -> None:
+        """Show a job's progress in its cell (None clears it)."""
+        if self._shown is None:
+            return
+        ids = [s["id"] for s in self._shown.shots if shot_number is None or s["number"] == shot_number]
+        for shot_id in ids:
+            if not shot_id:
+                continue
+            if fraction is None:
+                self._progress_cells.pop((shot_id, step.value), None)
+            else:
+                self._progress_cells[(shot_id, step.value)] = fraction
+            try:
+                status = next(s for s in self._shown.shots if s["id"] == shot_id)["steps"][step.value]
+                self.update_cell(shot_id, step.value, self._mark(shot_id, step, status))
+            except Exception:  # noqa: BLE001 - the row may be gone after a refresh
+                pass
+
+    def clear_running(self) -> None:
+        self._progress_cells.clear()

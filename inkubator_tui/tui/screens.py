@@ -1,0 +1,206 @@
+"""Modal screens: help, doctor, the shot form, and the redo note."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, Select, Static
+
+from ..project.models import Angle, Movement, Shot, Size
+
+SLASH_HELP = """\
+| command | does |
+|---|---|
+| *any text* | notes (first time) or a request: "make shot 3 a close-up", "add a shot of … after 2", "cut shot 4", "move shot 5 after 2", "Mira should whisper the line", "two alternatives for the opening", "render keyframes for shots 2-3" |
+| `/approve` | approve what the preview shows |
+| `/reject [note]` | reject it, keeping it for the record |
+| `/redo note` | reject it and make a new version with your note |
+| `/render [step] [shots]` | run the next step, or e.g. `/render keyframes 2-3` |
+| `/run` | run the next step that has work |
+| `/edit [shot]` | edit a shot's fields in a form |
+| `/export` | shot-list CSV, Fountain, OTIO timeline, provenance → `exports/` |
+| `/model [PATH \\| URL NAME]` | show or switch the agent's model |
+| `/undo` | withdraw the newest beat-sheet draft, or go back to the previous one |
+| `/sample` | send the sample note |
+| `/doctor` | what is real, what is a labelled default, what is missing |
+| `/help` | this screen |
+"""
+
+
+def help_markdown(keys: dict[str, str]) -> str:
+    k = {name: key.replace("_", " ") for name, key in keys.items()}
+    return f"""\
+# inkubator
+
+Notes become a **beat sheet**, then **keyframes**, **motion**, **voice** and an
+**animatic**. Every step makes drafts; nothing moves on until you approve.
+
+## Keys
+
+| key | anywhere |
+|---|---|
+| `{k['help']}` | this help |
+| `{k['sample']}` | send the sample note |
+| `{k['doctor']}` | doctor: backends and models |
+| `{k['run_next']}` | run the next step |
+| `{k['cancel']}` | cancel the running job |
+| `{k['refresh']}` | re-read the project |
+| `ctrl+p` | command palette (every action, themes) |
+| `tab` | move between chat, board and preview |
+| `{k['quit']}` | quit |
+
+| key | on the shot board |
+|---|---|
+| `{k['approve']}` / `{k['reject']}` / `{k['redo']}` | approve / reject / redo with a note |
+| `{k['approve_step']}` | approve every pending draft of this step (first candidate each) |
+| `{k['previous_candidate']}` `{k['next_candidate']}` | previous / next candidate |
+| `{k['edit']}` | edit the shot |
+| `{k['play']}` | play the shot's voice line |
+| `{k['open']}` | open the motion clip or animatic in your player |
+
+In the chat, `↑` recalls earlier notes. Keys can be changed in the `[keys]`
+table of your config (`inkubator config` shows where it is).
+
+## Chat commands
+
+{SLASH_HELP}
+"""
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: 90%; border: round $accent;
+                                  background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, keys: dict[str, str]):
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(help_markdown(self.keys))
+
+
+class DoctorScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f3,q", "app.pop_screen", "Close")]
+    DEFAULT_CSS = """
+    DoctorScreen { align: center middle; }
+    DoctorScreen > VerticalScroll { width: 90%; max-width: 120; height: 90%; border: round $accent;
+                                    background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, rows: list[dict]):
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        t = Table(title="Backends", expand=True)
+        for col in ("Step", "Backend", "State", "Details / how to add"):
+            t.add_column(col, overflow="fold", ratio=3 if col.startswith("Details") else None)
+        for r in self.rows:
+            state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
+            if r["non_neural"] and r["ready"]:
+                state += "\n[dim]no model[/]"
+            t.add_row(r["step"], r["backend"], Text.from_markup(state),
+                      r["detail"] + (f"\n→ {r['fix']}" if r["fix"] else ""))
+        with VerticalScroll():
+            yield Static(t)
+            yield Static("[dim]esc closes[/]")
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """Asks for one line (the redo note); returns it, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    NoteScreen { align: center middle; }
+    NoteScreen > Vertical { width: 70; height: auto; border: round $accent; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, prompt: str):
+        super().__init__()
+        self.prompt = prompt
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.prompt)
+            yield Input(placeholder="e.g. warmer light, lower angle", id="note")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditShotScreen(ModalScreen[dict | None]):
+    """A form for one shot's fields; returns the changed fields, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    DEFAULT_CSS = """
+    EditShotScreen { align: center middle; }
+    EditShotScreen > Vertical { width: 80; max-width: 100%; height: auto; max-height: 100%; border: round $accent;
+                                background: $surface; padding: 0 1; }
+    EditShotScreen Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: auto; height: auto; grid-gutter: 0 1; }
+    EditShotScreen Label { padding: 1 0 0 0; }
+    EditShotScreen #buttons { height: auto; align: right middle; }
+    EditShotScreen #error { color: $error; height: auto; }
+    """
+
+    def __init__(self, shot: Shot):
+        super().__init__()
+        self.shot = shot
+
+    def compose(self) -> ComposeResult:
+        s = self.shot
+        with Vertical():
+            yield Static(f"[b]Shot {s.number}[/] — changes mark exactly its dependants stale")
+            with Grid():
+                yield Label("Size")
+                yield Select([(v.value, v.value) for v in Size], value=s.size.value, allow_blank=False, id="size")
+                yield Label("Angle")
+                yield Select([(v.value, v.value) for v in Angle], value=s.angle.value, allow_blank=False,
+                             id="angle")
+                yield Label("Movement")
+                yield Select([(v.value, v.value) for v in Movement], value=s.movement.value, allow_blank=False,
+                             id="movement")
+                yield Label("Lens")
+                yield Input(s.lens, id="lens")
+                yield Label("Duration (s)")
+                yield Input(f"{s.duration_s:g}", id="duration_s")
+                yield Label("Action")
+                yield Input(s.action, id="action")
+                yield Label("Image prompt")
+                yield Input(s.image_prompt, id="image_prompt")
+            yield Static("", id="error")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_save() if event.button.id == "save" else self.action_cancel()
+
+    def action_save(self) -> None:
+        values = {"size": self.query_one("#size", Select).value, "angle": self.query_one("#angle", Select).value,
+                  "movement": self.query_one("#movement", Select).value}
+        for key in ("lens", "duration_s", "action", "image_prompt"):
+            values[key] = self.query_one(f"#{key}", Input).value.strip()
+        try:
+            values["duration_s"] = float(values["duration_s"])
+            new = Shot.model_validate({**self.shot.model_dump(), **values})
+        except Exception as e:  # noqa: BLE001 - shown in the form, nothing is lost
+            self.query_one("#error", Static).update(f"not saved: {str(e).splitlines()[-1][:120]}")
+            return
+        old = self.shot.model_dump()
+        self.dismiss({k: v for k, v in new.model_dump(mode="json").items()
+                      if k in values and v != (old[k].value if hasattr(old[k], "value") else old[k])})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
