@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
+from PIL import ImageFilter
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -92,6 +93,8 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
         if d.files and store.assets.path(d.files[0]).is_file():
             img = PILImage.open(store.assets.path(d.files[0])).convert("RGB")
             img.thumbnail((480, 480))
+            # Terminal cells are coarse pixels: thicken thin strokes so a sketch stays legible.
+            img = img.filter(ImageFilter.MinFilter(5))
             images.append((img, f"v{d.version} {d.status.value}", d is pick))
     strip: list[PILImage.Image] = []
     motion = view.latest(Step.MOTION, shot_id)
