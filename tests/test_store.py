@@ -155,12 +155,17 @@ def test_write_interrupted_between_temp_file_and_rename(store, tmp_path, monkeyp
     assert reopened.assets.path(rel).with_name(reopened.assets.path(rel).name + ".json").is_file()
 
 
-def test_assets_are_content_addressed(store, tmp_path):
+def test_assets_are_content_addressed_and_readable_by_others(store, tmp_path):
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     a.write_bytes(b"same")
     b.write_bytes(b"same")
     prov = Provenance(tool="voice", backend="t")
-    assert store.assets.put_file(a, prov) == store.assets.put_file(b, prov)
+    rel = store.assets.put_file(a, prov)
+    assert rel == store.assets.put_file(b, prov)
+    # not mkstemp's private 0600: what the umask allows, like any file a person saves
+    from inkubator_tui.project.assets import FILE_MODE, _umask
+
+    assert store.assets.path(rel).stat().st_mode & 0o777 == FILE_MODE == 0o666 & ~_umask()
 
 
 def test_drafts_round_trip(store):

@@ -19,6 +19,16 @@ from .models import Provenance
 TMP_PREFIX = ".tmp-"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files; assets are meant to be shared, copied and committed.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -36,6 +46,7 @@ def atomic_write_bytes(dest: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -71,6 +82,7 @@ class AssetStore:
                 shutil.copyfile(src, tmp)
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
+                os.chmod(tmp, FILE_MODE)
                 os.replace(tmp, dest)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -181,6 +181,8 @@ class InkubatorApp(App):
         self.view = message.view
         self.title = self.view.title
         self.sub_title = self.view.root.name
+        if not self.is_headless and self._driver is not None:  # the terminal window's title (OSC 2)
+            self._driver.write(f"\x1b]2;inkubator — {self.view.title}\x07")
         self.query_one(ShotBoard).show(self.view)
         self._update_preview()
 
