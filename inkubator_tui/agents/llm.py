@@ -57,6 +57,22 @@ class LLM(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def stream_text(stream, piece_of: Callable[[Any], str], on_token: OnToken | None,
+                cancel: CancelToken | None) -> str:
+    """Join a token stream, passing each piece on; close it and raise Cancelled on cancel."""
+    parts: list[str] = []
+    for chunk in stream:
+        piece = piece_of(chunk)
+        if piece:
+            parts.append(piece)
+            if on_token:
+                on_token(piece)
+        if cancel is not None and cancel.cancelled:
+            stream.close()
+            cancel.check()
+    return "".join(parts)
+
+
 _LOG_CALLBACK = None
 
 
@@ -115,26 +131,13 @@ class LlamaCppLLM:
 
         return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
 
-    def _drain(self, stream, on_token: OnToken | None, cancel: CancelToken | None, key) -> str:
-        parts: list[str] = []
-        for chunk in stream:
-            piece = key(chunk)
-            if piece:
-                parts.append(piece)
-                if on_token:
-                    on_token(piece)
-            if cancel is not None and cancel.cancelled:
-                stream.close()
-                cancel.check()
-        return "".join(parts)
-
     def complete(self, prompt, *, schema=None, max_tokens=120, temperature=0.7, repeat_penalty=1.3, seed=0,
                  stop=None, on_token=None, cancel=None) -> str:
         with self._lock:
             stream = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
                                                  repeat_penalty=repeat_penalty, seed=seed, stop=stop,
                                                  grammar=self._grammar(schema), stream=True)
-            return self._drain(stream, on_token, cancel, lambda c: c["choices"][0].get("text", ""))
+            return stream_text(stream, lambda c: c["choices"][0].get("text", ""), on_token, cancel)
 
     def chat(self, messages, *, schema=None, max_tokens=512, temperature=0.4, seed=0, on_token=None,
              cancel=None) -> str:
@@ -142,8 +145,8 @@ class LlamaCppLLM:
             stream = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
                                                       temperature=temperature, seed=seed,
                                                       grammar=self._grammar(schema), stream=True)
-            return self._drain(stream, on_token, cancel,
-                               lambda c: c["choices"][0].get("delta", {}).get("content") or "")
+            return stream_text(stream, lambda c: c["choices"][0].get("delta", {}).get("content") or "",
+                               on_token, cancel)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
@@ -188,19 +191,11 @@ class OpenAICompatLLM:
                 stream = self._client.chat.completions.create(
                     model=self.model_name, messages=messages, max_tokens=max_tokens, temperature=temperature,
                     seed=seed, stream=True, **extra)
-                parts: list[str] = []
-                for chunk in stream:
-                    piece = chunk.choices[0].delta.content if chunk.choices else None
-                    if piece:
-                        parts.append(piece)
-                        if on_token:
-                            on_token(piece)
-                    if cancel is not None and cancel.cancelled:
-                        stream.close()
-                        cancel.check()
+                text = stream_text(stream, lambda c: (c.choices[0].delta.content if c.choices else None) or "",
+                                   on_token, cancel)
                 if schema is not None:
                     self._formats = [k for k in self._formats if kinds.index(k) >= kinds.index(kind)]
-                return "".join(parts)
+                return text
             except APIConnectionError as e:
                 raise LLMError(f"cannot reach {self.base_url}: is the server running? ({e})") from e
             except APIStatusError as e:

@@ -37,13 +37,14 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    """Write `data` to `dest` via temp file + fsync + rename."""
+def _atomic(dest: Path, fill) -> None:
+    """Create `dest` whole or not at all: `fill(binary_file)` writes a temp file
+    in the same folder, which is flushed to disk and renamed into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
@@ -51,6 +52,10 @@ def atomic_write_bytes(dest: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    _atomic(dest, lambda f: f.write(data))
 
 
 class AssetStore:
@@ -75,18 +80,11 @@ class AssetStore:
         ext = "".join(src.suffixes[-1:]).lower()
         dest = self.root / digest[:2] / f"{digest}{ext}"
         if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
-            os.close(fd)
-            try:
-                shutil.copyfile(src, tmp)
-                with open(tmp, "rb+") as f:
-                    os.fsync(f.fileno())
-                os.chmod(tmp, FILE_MODE)
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            def copy(f) -> None:
+                with open(src, "rb") as source:
+                    shutil.copyfileobj(source, f, 1 << 20)
+
+            _atomic(dest, copy)
         self.write_sidecar(dest, provenance)
         return dest.relative_to(self.root.parent).as_posix()
 
