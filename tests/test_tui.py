@@ -6,6 +6,7 @@ import threading
 import wave
 
 import pytest
+from textual import events
 from textual.worker import WorkerCancelled
 
 from conftest import FIVE_SHOTS, Double, approve_all
@@ -70,10 +71,13 @@ async def test_notes_to_approved_keyframes_and_motion(store):
         await settle(app, pilot)
         assert "Welcome" in chat_text(app)
         note = app.query_one(NoteInput)
-        note.value = FIVE_SHOTS
+        note.post_message(events.Paste(FIVE_SHOTS))  # pasted notes keep all their lines
+        await pilot.pause()
+        assert note.value.startswith("⟨7 lines⟩")
         await pilot.press("enter")
         await settle(app, pilot)
         assert "Beat sheet draft 1" in chat_text(app)
+        assert store.messages()[0].text == FIVE_SHOTS.strip()
         assert board_marks(app, Step.BEATS) == ["●"] * 5
         app.query_one(ShotBoard).focus()
         await pilot.press("a")
@@ -88,10 +92,10 @@ async def test_notes_to_approved_keyframes_and_motion(store):
         await pilot.press("f5")
         await settle(app, pilot)
         assert len(doubles[Step.MOTION].calls) == 5 and board_marks(app, Step.MOTION) == ["●"] * 5
-        # ↑ recalls the notes sent earlier
+        # ↑ recalls the notes sent earlier (several lines stand behind a one-line label)
         note.focus()
         await pilot.press("up")
-        assert note.value == FIVE_SHOTS.strip()
+        assert note.value.startswith("⟨7 lines⟩ Title: Five") and note.take() == FIVE_SHOTS.strip()
     assert [m.role for m in store.messages()][:2] == ["director", "agent"]
 
 

@@ -313,6 +313,8 @@ class InkubatorApp(App):
             self.render(arg)
         elif cmd == "model":
             self.model(arg)
+        elif cmd == "notes":
+            self.notes_file(arg)
         else:
             self.notify(f"unknown command /{cmd}; /help lists them", severity="warning")
 
@@ -346,6 +348,21 @@ class InkubatorApp(App):
             self.say(report.summary(), severity="information")
 
         self.start_job(f"{step}", job)
+
+    def notes_file(self, arg: str) -> None:
+        """/notes PATH: send a notes file (.txt, .md, .fountain) as if typed."""
+        from ..cli import CliError, read_notes
+
+        if not arg:
+            self.notify("give a file: /notes path/to/notes.md", severity="warning")
+            return
+        try:
+            text = read_notes(Path(arg).expanduser())
+        except CliError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
+        self.query_one(ChatPane).add("director", text)
+        self.send(text)
 
     def model(self, arg: str) -> None:
         if not arg:

@@ -4,6 +4,7 @@ input that recalls earlier notes with ↑ / ↓."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
@@ -11,7 +12,8 @@ from textual.widgets import Input, Static
 
 
 class NoteInput(Input):
-    """An Input with history: ↑ recalls earlier notes, ↓ comes back."""
+    """An Input for notes: ↑ recalls earlier notes, ↓ comes back, and pasting
+    several lines keeps all of them (a plain Input keeps only the first)."""
 
     BINDINGS = [("up", "recall(-1)", "Earlier"), ("down", "recall(1)", "Later")]
 
@@ -20,6 +22,31 @@ class NoteInput(Input):
         self.history: list[str] = []
         self._pos: int | None = None
         self._draft = ""
+        self._block = ""  # multi-line text standing behind a one-line label
+
+    @staticmethod
+    def label_for(text: str) -> str:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return f"⟨{len(lines)} lines⟩ {lines[0][:60] if lines else ''}"
+
+    def show_block(self, text: str) -> None:
+        self._block = text
+        self.value = self.label_for(text)
+        self.cursor_position = len(self.value)
+
+    def take(self) -> str:
+        """The text to send: the whole pasted block when its label is untouched."""
+        text = self._block if self._block and self.value == self.label_for(self._block) else self.value
+        self._block = ""
+        self.value = ""
+        return text.strip()
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual also runs Input's own handler (first line only) unless prevented.
+        if "\n" in event.text.strip():
+            event.prevent_default()
+            event.stop()
+            self.show_block(event.text)
 
     def remember(self, text: str) -> None:
         if text and (not self.history or self.history[-1] != text):
@@ -35,8 +62,13 @@ class NoteInput(Input):
             self._draft = self.value
             self._pos = len(self.history)
         self._pos = max(0, min(len(self.history), self._pos + delta))
-        self.value = self._draft if self._pos == len(self.history) else self.history[self._pos]
-        self.cursor_position = len(self.value)
+        text = self._draft if self._pos == len(self.history) else self.history[self._pos]
+        if "\n" in text.strip():
+            self.show_block(text)
+        else:
+            self._block = ""
+            self.value = text
+            self.cursor_position = len(self.value)
 
 
 class ChatPane(Vertical):
@@ -84,8 +116,8 @@ class ChatPane(Vertical):
         s.display = False
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        event.input.value = ""
+        note = self.query_one(NoteInput)
+        text = note.take()
         if text:
-            self.query_one(NoteInput).remember(text)
+            note.remember(text)
             self.post_message(self.Submitted(text))

@@ -16,6 +16,7 @@ SLASH_HELP = """\
 | command | does |
 |---|---|
 | *any text* | notes (first time) or a request: "make shot 3 a close-up", "add a shot of … after 2", "cut shot 4", "move shot 5 after 2", "Mira should whisper the line", "two alternatives for the opening", "render keyframes for shots 2-3" |
+| `/notes PATH` | send a notes file (.txt, .md, .fountain) |
 | `/approve` | approve what the preview shows |
 | `/reject [note]` | reject it, keeping it for the record |
 | `/redo note` | reject it and make a new version with your note |
