@@ -278,3 +278,21 @@ def test_snapshot_command_palette(snap_compare, snapshot_project):
         await pilot.pause(0.3)
 
     assert snap_compare(_snap_app(snapshot_project), terminal_size=(100, 30), run_before=open_palette)
+
+
+async def test_approve_takes_the_newest_beats_draft_which_holds_every_edit(pipe, store):
+    app, pipe, _ = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        note = app.query_one(NoteInput)
+        for text in (FIVE_SHOTS, "make shot 2 a close-up", "cut shot 5"):
+            note.post_message(events.Paste(text)) if "\n" in text else setattr(note, "value", text)
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(app, pilot)
+        assert "beats draft 3" in str(app.query_one("#pfooter").render())
+        app.query_one(ShotBoard).focus()
+        await pilot.press("a")
+        await settle(app, pilot)
+        sheet = store.sheet()
+        assert [s.number for s in sheet.shots] == ["1", "2", "3", "4"] and sheet.shot("2").size == "CU"

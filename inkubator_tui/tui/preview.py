@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from PIL import Image as PILImage
 from PIL import ImageFilter
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -31,16 +30,22 @@ class Preview:
     footer: str = ""
 
 
-def sheet_table(sheet: BeatSheet) -> Table:
-    t = Table(box=None, pad_edge=False, expand=True, show_header=True, header_style="bold")
-    for col, kw in (("#", {}), ("Size", {}), ("Move", {}), ("Dur", {}), ("Action · dialogue", {"ratio": 1})):
-        t.add_column(col, overflow="fold", **kw)
+def sheet_text(sheet: BeatSheet) -> Text:
+    """The beat sheet as a list that wraps well in a narrow pane."""
+    out = Text()
+    scene = None
+    headings = {sc.number: sc.heading for sc in sheet.scenes}
     for s in sheet.shots:
-        text = Text(s.action)
+        if s.scene != scene:
+            scene = s.scene
+            out.append(f"{headings.get(scene) or f'Scene {scene}'}\n", style="bold underline")
+        out.append(f"{s.number:>3}  ", style="bold")
+        out.append(f"{s.size.value} · {s.angle.value} · {s.movement.value} · {s.duration_s:g}s\n", style="bold")
+        out.append(f"     {s.action}\n")
         for d in s.dialogue:
-            text.append(f"\n{d.character}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else ""), style="italic")
-        t.add_row(s.number, s.size.value, s.movement.value, f"{s.duration_s:g}s", text)
-    return t
+            out.append(f"     {d.character}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else "") + "\n",
+                       style="italic")
+    return out
 
 
 def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Preview:
@@ -64,7 +69,7 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
         if agent.get("rejected"):
             notes.append(Text(f"{len(agent['rejected'])} model answer(s) rejected; rule values kept there",
                               style="dim"))
-        return Preview(f"Beat sheet draft {pick.id} — {len(sheet.shots)} shots", Group(*notes, sheet_table(sheet)),
+        return Preview(f"Beat sheet draft {pick.id} — {len(sheet.shots)} shots", Group(*notes, sheet_text(sheet)),
                        footer=footer)
 
     shot = next((s for s in view.shots if s["id"] == shot_id), None)

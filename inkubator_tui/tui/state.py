@@ -36,7 +36,8 @@ class ProjectView:
     def decision(self, shot_id: str | None) -> list[Draft]:
         """The drafts waiting for a decision about this shot, as candidates."""
         if self.pending_sheets:
-            return list(self.pending_sheets)
+            # Newest first: each edit builds on the one before, so the newest holds them all.
+            return list(reversed(self.pending_sheets))
         if not shot_id:
             return [d for d in self.for_target(Step.ANIMATIC, "project") if d.status == DraftStatus.PENDING]
         for step in DECISION_ORDER:
