@@ -108,8 +108,14 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
         if path.is_file():
             strip = media.strip(path, n=4, width=240)
             lines.append(Text(f"motion v{motion.version} ({motion.status.value}): {path}", style="dim"))
-    if view.animatic:
-        lines.append(Text(f"animatic: {view.animatic}", style="dim"))
+    animatic = pick if pick is not None and pick.step == Step.ANIMATIC else None
+    if animatic is not None and animatic.files:
+        path = store.assets.path(animatic.files[0])
+        strip = media.strip(path, n=6, width=200) if path.is_file() else strip
+        lines.append(Text(f"animatic draft {animatic.id}: {animatic.data.get('seconds', '?')}s, {path}",
+                          style="dim"))
+    elif view.animatic:
+        lines.append(Text(f"animatic: {view.animatic} (o opens it)", style="dim"))
     return Preview(title, Group(*lines), images, strip, footer)
 
 
