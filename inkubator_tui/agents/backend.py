@@ -107,8 +107,7 @@ class _AgentBeats:
 
     def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
         director = self.director()
-        title = job.settings.title if job.settings.title != "Untitled" else ""
-        result = director.draft(job.notes, title=title, seed=seed, on_token=job.on_token, cancel=cancel,
+        result = director.draft(job.notes, seed=seed, on_token=job.on_token, cancel=cancel,
                                 progress=progress)
         return JobResult(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
                          prompt=job.notes[:4000],

@@ -35,6 +35,6 @@ class RuleBeats:
 
     def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
         progress(0.1, "splitting notes into shots")
-        sheet = parse_notes(job.notes, title=job.settings.title if job.settings.title != "Untitled" else "")
+        sheet = parse_notes(job.notes)  # the notes' own title; the project keeps a title a person set
         cancel.check()
         return JobResult(data={"sheet": sheet.model_dump(mode="json")}, prompt=job.notes[:4000])

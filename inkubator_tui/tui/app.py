@@ -582,6 +582,9 @@ def run_app(project: Path | None, loaded: LoadedConfig) -> int:
     if project is None:
         project = default_project_dir()
     if not (project / "project.sqlite").exists():
+        if project.is_dir() and any(p for p in project.iterdir() if not p.name.startswith(".")):
+            raise ProjectError(f"{project} is not an inkubator project; open a project folder, or give a new "
+                               f"or empty folder to start one")
         Store.create(project).close()
     log_file = Path(loaded.config.runtime.log_file) if loaded.config.runtime.log_file else \
         user_log_path("inkubator") / "inkubator.log"
