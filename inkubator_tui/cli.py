@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, LoadedConfig, load_config, parse_cli_overrides, user_config_file
+from .config import (
+    ConfigError,
+    LoadedConfig,
+    load_config,
+    parse_cli_overrides,
+    user_config_file,
+)
+from .pipeline.backend import BackendError
 from .project.models import BeatSheet, Draft, DraftStatus, ProjectSettings, Step
 from .project.store import ProjectError, Store
 
@@ -635,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
-    except (CliError, ConfigError, ProjectError) as e:
+    except (CliError, ConfigError, ProjectError, BackendError) as e:
         print(f"inkubator: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -186,3 +186,16 @@ def test_module_entry_point_help():
     proc = subprocess.run([sys.executable, "-m", "inkubator_tui", "produce", "--help"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "--approve-all" in proc.stdout and "--interactive" in proc.stdout
+
+
+def test_missing_model_or_unreachable_server_is_one_clear_line(notes, capsys, tmp_path):
+    code, out, err = run(capsys, "beats", str(notes), "--model", str(tmp_path / "nope.gguf"))
+    assert code == 1 and "does not exist; point it at a .gguf file" in err and "Traceback" not in err
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = run(capsys, "beats", str(notes), "--server", f"http://127.0.0.1:{port}/v1", "--model-name", "x",
+                         "--json")
+    assert code == 1 and "is the server running?" in err and out == ""

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..pipeline.backend import CancelToken
+from ..pipeline.backend import BackendError, CancelToken
 
 log = logging.getLogger(__name__)
 
 OnToken = Callable[[str], None]
 
 
-class LLMError(Exception):
+class LLMError(BackendError):
     """The model could not be loaded or reached; the message says what to do."""
 
 

@@ -23,6 +23,11 @@ def no_progress(fraction: float, message: str) -> None:
     pass
 
 
+class BackendError(Exception):
+    """A backend cannot load or run (missing model, unreachable server); the
+    message says what is missing and how to fix it."""
+
+
 class Cancelled(Exception):
     """Raised inside a job when the person cancels it."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..project.assets import atomic_write_bytes, sha256_file
+from ..project.assets import atomic_write_bytes
 from ..project.models import BeatSheet, Character, Draft, DraftStatus, Provenance, Shot, Step, stable_hash, utcnow
 from ..project.store import ProjectError, Store
 from .backend import Backend, CancelToken, Job, JobResult

@@ -8,7 +8,6 @@ under its final name. Leftover temporary files are swept on open.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile

@@ -84,7 +84,7 @@ class Animatic:
                 n = max(1, round(seconds * fps))
                 last = None
                 source = read_mp4(files[motion.id][0]) if motion else iter(())
-                for i in range(n):
+                for _ in range(n):
                     frame = next(source, None)
                     if frame is None:  # hold: the keyframe, or the move's last frame
                         frame = last or Image.open(files[kf.id][0]).convert("RGB")

@@ -25,7 +25,7 @@ from textual.widgets import Footer, Header, ProgressBar, Static
 from ..agents.conversation import Conversation
 from ..agents.edits import EditError, Render, render_targets
 from ..config import LoadedConfig
-from ..pipeline.backend import CancelToken
+from ..pipeline.backend import BackendError, CancelToken
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.registry import Registry
 from ..pipeline.runner import ProgressEvent
@@ -220,7 +220,7 @@ class InkubatorApp(App):
     def _run_job(self, label: str, fn: Callable[[CancelToken], None], token: CancelToken) -> None:
         try:
             fn(token)
-        except (ProjectError, EditError) as e:
+        except (ProjectError, EditError, BackendError) as e:
             self.post_message(self.Said("system", str(e), severity="warning"))
         except Exception as e:  # noqa: BLE001 - one line in the app, the whole story in the log
             from ..pipeline.backend import Cancelled
