@@ -335,3 +335,17 @@ def test_user_gguf_that_does_not_exist_is_named(tmp_path):
 
     with pytest.raises(LLMError, match="does not exist"):
         LlamaCppLLM(tmp_path / "nope.gguf", card=ModelCard(backend="llama", model_id="x"))
+
+
+def test_check_fill_keeps_durations_and_characters_grounded():
+    sheet = parse_notes('MIRA watches the sky.\nOskar says, "We have to leave before the storm comes over the hill '
+                        'and the road floods again."')
+    quiet, talking = sheet.shots
+    base = {"size": "MS", "angle": "eye-level", "movement": "static", "image_prompt": "a man talking by the hill road"}
+    fields, reason = check_fill({**base, "duration_s": 2, "characters": ["Oskar"]}, talking, {})
+    assert fields is None and "too short for the shot's lines" in reason
+    fields, _ = check_fill({**base, "duration_s": 8, "characters": ["Mira"]}, talking, {})
+    assert fields["duration_s"] == 8 and fields["characters"] == ["Oskar"]  # the speaker stays; Mira is not here
+    fields, _ = check_fill({**base, "image_prompt": "Mira watches the stormy sky at dusk", "duration_s": 3,
+                            "characters": []}, quiet, {})
+    assert fields["characters"] == ["Mira"]  # named in the action: cannot be dropped

@@ -69,20 +69,35 @@ class Turn:
 
 
 # ---- per-shot fill -------------------------------------------------------------
-def fill_schema(explicit: dict[str, str]) -> dict:
-    """Enums for framing (a single value where the notes said it), a bounded prompt."""
+DURATIONS = (2, 3, 4, 5, 6, 8, 10)
+
+
+def talk_seconds(shot: Shot) -> float:
+    """How long the shot's lines take to say, roughly (2.5 words a second, plus a beat each)."""
+    return sum(len(d.text.split()) / 2.5 + 0.5 for d in shot.dialogue)
+
+
+def fill_schema(explicit: dict[str, str], names: list[str] | None = None, min_seconds: float = 0) -> dict:
+    """Enums for everything: framing (a single value where the notes said it),
+    durations long enough for the shot's lines, characters from the notes, and
+    a bounded image prompt — so the worst answer still fits in max_tokens."""
     def enum(key: str, values: list[str]) -> dict:
         return {"enum": [explicit[key]] if key in explicit else values}
 
+    durations = [d for d in DURATIONS if d >= min_seconds] or [DURATIONS[-1]]
+    names = names or []
     return {
         "type": "object",
         "properties": {
             "size": enum("size", [s.value for s in Size]),
             "angle": enum("angle", [a.value for a in Angle]),
             "movement": enum("movement", [m.value for m in Movement]),
+            "duration_s": {"enum": durations},
+            "characters": {"type": "array", "items": {"enum": names}, "maxItems": len(names)} if names
+            else {"type": "array", "maxItems": 0},
             "image_prompt": {"type": "string", "minLength": 20, "maxLength": 120},
         },
-        "required": ["size", "angle", "movement", "image_prompt"],
+        "required": ["size", "angle", "movement", "duration_s", "characters", "image_prompt"],
         "additionalProperties": False,
     }
 
@@ -102,8 +117,16 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
     try:
         size, angle, movement = Size(answer["size"]), Angle(answer["angle"]), Movement(answer["movement"])
         prompt = str(answer["image_prompt"]).strip()
+        duration = float(answer.get("duration_s", shot.duration_s))
+        named = answer.get("characters", [])
+        if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
+            raise TypeError("characters is not a list of names")
     except (KeyError, ValueError, TypeError) as e:
         return None, f"bad field: {e}"
+    if not 0 < duration <= 120:
+        return None, f"duration {duration} out of range"
+    if duration < talk_seconds(shot):
+        return None, f"{duration:g}s is too short for the shot's lines"
     for key, value in (("size", size), ("angle", angle), ("movement", movement)):
         if key in explicit and value.value != explicit[key]:
             return None, f"{key} contradicts the notes ({explicit[key]})"
@@ -122,7 +145,13 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
     grounding = _content_words(f"{shot.action} {said}") | {c.lower() for c in shot.characters}
     if grounding and not (_content_words(prompt) | set(prompt.lower().split())) & grounding:
         return None, "image_prompt is not about this shot"
-    return {"size": size, "angle": angle, "movement": movement, "image_prompt": prompt}, ""
+    # Characters stay grounded: whoever speaks or is named always stays; the model
+    # may only keep or drop the ones the rules inferred (from "she", "his", ...).
+    required = {d.character for d in shot.dialogue} | {
+        c for c in shot.characters if re.search(r"\b" + re.escape(c) + r"\b", shot.action, re.I)}
+    characters = [c for c in shot.characters if c in required or c in named]
+    return {"size": size, "angle": angle, "movement": movement, "duration_s": duration,
+            "characters": characters, "image_prompt": prompt}, ""
 
 
 def _fill_prompt(shot: Shot, names: list[str], rotation: int = 0, examples: int = 3) -> str:
@@ -307,7 +336,7 @@ class Director:
 
     def _fill(self, shot: Shot, names: list[str], seed: int, on_token, cancel, result: DraftResult) -> None:
         explicit = explicit_camera(shot.action)
-        schema = fill_schema(explicit)
+        schema = fill_schema(explicit, names, talk_seconds(shot))
         prompt = _fill_prompt(shot, names, rotation=int(shot.number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or 0))
         for attempt in range(2):  # validate; retry once; then keep the rule values
             reply = self._generate(prompt, schema, seed + attempt, on_token, cancel, result)
