@@ -321,19 +321,8 @@ def cmd_doctor(args) -> int:
         print(json.dumps({"backends": rows, "steps": steps_ok, "system": system,
                           "config_files": [str(f) for f in loaded.files]}, indent=2))
     else:
-        from rich.table import Table
-
-        table = Table(title="inkubator doctor")
-        for col in ("Step", "Backend", "State", "Details / how to add"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
-            if r["non_neural"] and r["ready"]:
-                state += "\n[dim]no model[/]"
-            detail = r["detail"] + (f"\n[dim]→ {r['fix']}[/]" if r["fix"] else "")
-            table.add_row(r["step"], r["backend"], state, detail)
         con = _console()
-        con.print(table)
+        con.print(doctor_table(rows, "inkubator doctor"))
         for name, (ok, detail) in system.items():
             con.print(f"{'[green]ok[/]' if ok else '[yellow]missing[/]'}  {name}: {detail}")
         con.print(f"config: {', '.join(map(str, loaded.files)) or f'{user_config_file()} (not created; defaults)'}")
@@ -349,6 +338,25 @@ def doctor_rows(registry) -> list[dict[str, Any]]:
         rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
                      "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
     return rows
+
+
+def doctor_table(rows: list[dict[str, Any]], title: str):
+    """The doctor's findings as a table, for the CLI and the app alike."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, expand=True)
+    for col in ("Step", "Backend", "State", "Details / how to add"):
+        table.add_column(col, overflow="fold", ratio=3 if col.startswith("Details") else None)
+    for r in rows:
+        state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
+        if r["non_neural"] and r["ready"]:
+            state += "\n[dim]no model[/]"
+        detail = Text(r["detail"])  # paths and model names are text, not markup
+        if r["fix"]:
+            detail.append(f"\n→ {r['fix']}", style="dim")
+        table.add_row(r["step"], r["backend"], Text.from_markup(state), detail)
+    return table
 
 
 def _system_checks() -> dict[str, tuple[bool, str]]:

@@ -296,3 +296,22 @@ async def test_approve_takes_the_newest_beats_draft_which_holds_every_edit(pipe,
         await settle(app, pilot)
         sheet = store.sheet()
         assert [s.number for s in sheet.shots] == ["1", "2", "3", "4"] and sheet.shot("2").size == "CU"
+
+
+async def test_help_and_doctor_are_one_key_away(store):
+    from inkubator_tui.tui.screens import DoctorScreen, HelpScreen
+
+    app, _, _ = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorScreen)
+        assert {r["step"] for r in app.screen.rows if r["in_use"]} == {s.value for s in Step}
+        await pilot.press("escape")
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)

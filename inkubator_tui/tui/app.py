@@ -575,7 +575,10 @@ class InkubatorApp(App):
         self.run_worker(job, thread=True, group="doctor", exit_on_error=False)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.keys))
+        if isinstance(self.screen, HelpScreen):  # the help key toggles it
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(self.keys))
 
 
 def run_app(project: Path | None, loaded: LoadedConfig) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -72,48 +70,47 @@ table of your config (`inkubator config` shows where it is).
 """
 
 
-class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close")]
+class InfoScreen(ModalScreen):
+    """A scrollable panel over the app; Esc (or its own key) closes it."""
+
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: 90%; border: round $accent;
+    InfoScreen { align: center middle; }
+    InfoScreen > VerticalScroll { width: 90%; max-width: 120; height: 90%; border: round $accent;
                                   background: $surface; padding: 0 1; }
     """
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Close")]
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield from self.body()
+
+
+class HelpScreen(InfoScreen):
+    BINDINGS = [Binding("f1", "app.pop_screen", "Close")]
 
     def __init__(self, keys: dict[str, str]):
         super().__init__()
         self.keys = keys
 
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Markdown(help_markdown(self.keys))
+    def body(self) -> ComposeResult:
+        yield Markdown(help_markdown(self.keys))
 
 
-class DoctorScreen(ModalScreen):
-    BINDINGS = [Binding("escape,f3,q", "app.pop_screen", "Close")]
-    DEFAULT_CSS = """
-    DoctorScreen { align: center middle; }
-    DoctorScreen > VerticalScroll { width: 90%; max-width: 120; height: 90%; border: round $accent;
-                                    background: $surface; padding: 0 1; }
-    """
+class DoctorScreen(InfoScreen):
+    BINDINGS = [Binding("f3", "app.pop_screen", "Close")]
 
     def __init__(self, rows: list[dict]):
         super().__init__()
         self.rows = rows
 
-    def compose(self) -> ComposeResult:
-        t = Table(title="Backends", expand=True)
-        for col in ("Step", "Backend", "State", "Details / how to add"):
-            t.add_column(col, overflow="fold", ratio=3 if col.startswith("Details") else None)
-        for r in self.rows:
-            state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
-            if r["non_neural"] and r["ready"]:
-                state += "\n[dim]no model[/]"
-            t.add_row(r["step"], r["backend"], Text.from_markup(state),
-                      r["detail"] + (f"\n→ {r['fix']}" if r["fix"] else ""))
-        with VerticalScroll():
-            yield Static(t)
-            yield Static("[dim]esc closes[/]")
+    def body(self) -> ComposeResult:
+        from ..cli import doctor_table
+
+        yield Static(doctor_table(self.rows, "Backends"))
+        yield Static("[dim]esc closes[/]")
 
 
 class NoteScreen(ModalScreen[str | None]):
