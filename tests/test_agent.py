@@ -349,3 +349,11 @@ def test_check_fill_keeps_durations_and_characters_grounded():
     fields, _ = check_fill({**base, "image_prompt": "Mira watches the stormy sky at dusk", "duration_s": 3,
                             "characters": []}, quiet, {})
     assert fields["characters"] == ["Mira"]  # named in the action: cannot be dropped
+
+
+def test_copying_a_few_shot_example_is_rejected():
+    shot = parse_notes("An old woman climbs the iron spiral stairs with a lantern.").shots[0]
+    answer = {"size": "MS", "angle": "low", "movement": "tilt", "duration_s": 4, "characters": [],
+              "image_prompt": "old woman climbing iron spiral stairs, lantern glow on stone walls"}
+    fields, reason = check_fill(answer, shot, {})
+    assert fields is None and reason == "image_prompt copies a few-shot example"

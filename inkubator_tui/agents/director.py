@@ -103,7 +103,7 @@ def fill_schema(explicit: dict[str, str], names: list[str] | None = None, min_se
 
 
 def _example_prompts() -> list[str]:
-    return re.findall(r'"image_prompt": "([^"]+)"', load("fill_shot.txt"))
+    return re.findall(r'"image_prompt":\s*"([^"]+)"', load("fill_shot.txt"))
 
 
 def _content_words(text: str) -> set[str]:
