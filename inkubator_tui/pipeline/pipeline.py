@@ -385,13 +385,7 @@ class Pipeline:
             for st in (Step.MOTION, Step.VOICE):
                 if st not in enabled and steps[st.value] == "todo":
                     steps[st.value] = "unavailable"
-            shots.append({
-                "id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
-                "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
-                "action": shot.action, "characters": list(shot.characters),
-                "dialogue": [{"character": dl.character, "text": dl.text} for dl in shot.dialogue],
-                "steps": steps,
-            })
+            shots.append({**shot_json(shot), "steps": steps})
         export = self.store.root / ANIMATIC_EXPORT
         return {
             "project": {"path": str(self.store.root), **json.loads(self.store.settings.model_dump_json())},
@@ -402,7 +396,7 @@ class Pipeline:
 
 
 def shot_json(shot: Shot) -> dict[str, Any]:
-    """A shot in the CLI's JSON contract (without `steps`)."""
+    """A shot in the CLI's JSON contract (`status` adds `steps`)."""
     return {"id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
             "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
             "action": shot.action, "characters": list(shot.characters),
