@@ -13,30 +13,29 @@ import zlib
 from dataclasses import dataclass, field
 
 from ..project.models import Angle, BeatSheet, Character, DialogueLine, Movement, Scene, Shot, Size
+from .directions import read_direction
+from .people import Cast, _add_titled, find_people
+from .quotes import Attribution, Attributor, find_quotes
 
 SCENE_HEADING = re.compile(r"^\s*(?:\.(?=[A-Z])|(?:INT|EXT|EST|INT\./EXT|I/E)[.\s])", re.I)
 MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
 SCENE_WORD = re.compile(r"^\s*scene\s+\d+\s*[:.\-–—]\s*(.*)$", re.I)
 TITLE_LINE = re.compile(r"^\s*title\s*:\s*(.+)$", re.I)
 CHARACTERS_LINE = re.compile(r"^\s*(?:characters|cast)\s*:\s*(.+)$", re.I)
-CUE = re.compile(r"^\s*([A-Z][A-Z0-9 .'\-]{1,30}?)\s*(?:\((?:V\.O\.|O\.S\.|CONT'D)\))?\s*$")
+CUE = re.compile(r"^\s*([A-Z][A-Z0-9 .'\-]{1,30}?)\s*(?:\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D)\))?\s*$")
 PAREN = re.compile(r"^\s*\(([^)]{1,60})\)\s*$")
-QUOTE = re.compile(r"[\"“]([^\"”]{1,1000})[\"”]")
-# Splits between shots inside a paragraph.
+# "KOFI: We go." / "Mira (quietly): Go now." — script-style lines without quote marks.
+COLON_LINE = re.compile(r"^\s*(?:[-*+•]\s*)?([A-Z][\w'’.\-]*(?:\s[A-Z][\w'’\-]*)?)\s*(?:\(([^)]{1,60})\))?\s*:\s+"
+                        r"(?![\"“‘'])(\S.*)$")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+# Splits between shots inside a paragraph (quotes are hidden as \x00n\x00 first; \x01 marks a line that ends
+# a sentence).
 SHOT_BREAK = re.compile(
-    r"(?:(?<=[.!?])\s+(?=[A-Z\x00\"“])"  # sentence end
-    r"|(?<=\x01)\s+(?!,|[A-Z][a-zA-Z'\-]+\s+(?:says|said|asks|whispers|shouts|yells|mutters|replies|calls)\b)"
+    r"(?:(?<=[.!?])\s+(?=[A-Z\x00])"  # sentence end
+    r"|(?<=\x01)\s+"
+    r"|\s*\x03\s*"  # a line break that ends a beat
     r"|\s*[;,]?\s+(?i:and\s+)?(?i:then),?\s+(?=(?:the|a|an|his|her|their)\b|[A-Z])"  # "then" + a subject
-    r"|\s*\b(?i:(?:smash\s+)?cut\s+to):?\s*)")
-NAME = r"([A-Z][a-zA-Z'\-]{1,30})"
-SAYS = r"(says|said|asks|asked|whispers|whispered|shouts|shouted|yells|yelled|mutters|muttered|murmurs|" \
-       r"replies|replied|calls|called|screams|screamed|sings|sang|answers|answered|cries|cried|snaps|snapped)"
-SPEAKER_BEFORE = re.compile(NAME + r"(?:\s+" + SAYS + r"(?:\s+\w+ly)?)?\s*[:,]\s*$")
-SPEAKER_AFTER = re.compile(r"^\s*,?\s*(?:" + NAME + r"\s+" + SAYS + r"|" + SAYS + r"\s+" + NAME + r")")
-DELIVERY_WORDS = {"whisper": "whispers", "shout": "shouts", "yell": "shouts", "scream": "screams",
-                  "mutter": "mutters", "murmur": "murmurs", "sing": "sings", "sang": "sings",
-                  "cries": "cries", "cried": "cries", "snap": "snaps"}
-
+    r"|\s*\b(?i:(?:smash\s+|hard\s+|match\s+|jump\s+)?cut\s+to)(?!\s+(?:black|white|red|credits|title)\b):?\s*)")
 SIZE_WORDS: list[tuple[str, Size]] = [
     (r"extreme close[- ]?up|\bECU\b|extreme close on", Size.ECU),
     (r"medium close[- ]?up|\bMCU\b", Size.MCU),
@@ -66,21 +65,26 @@ MOVE_WORDS: list[tuple[str, Movement]] = [
     (r"hand[- ]?held|shaky cam", Movement.HANDHELD),
     (r"\bzoom(?:s|ing)?\b|snap zoom", Movement.ZOOM),
 ]
-# Capitalised words that start sentences but are not names.
-NOT_NAMES = {"The", "A", "An", "Then", "Cut", "Smash", "Close", "Wide", "Slow", "Fast", "We", "She", "He", "They",
-             "It", "Her", "His", "Their", "In", "On", "At", "From", "Later", "Meanwhile", "Suddenly", "Night",
-             "Day", "Morning", "Evening", "Int", "Ext", "Scene", "Title", "Characters", "Cast", "Pov", "Aerial",
-             "Insert", "Medium", "Extreme", "Over", "Low", "High", "Camera", "And", "But", "As", "When", "Finally",
-             "Outside", "Inside", "Back", "End", "Fade", "Dissolve", "Match", "Hold", "Push", "Pull", "Pan",
-             "Tilt", "Track", "Crane", "Zoom", "Handheld", "Establishing", "Silence", "Nothing", "Everything",
-             "This", "That", "There", "Here", "Now", "Still", "Only", "Just", "Rain", "Dawn", "Dusk"}
-
-
 @dataclass
 class _Beat:
     scene: int
     text: str
     lines: list[DialogueLine] = field(default_factory=list)
+    duration_s: float | None = None  # set by a direction ("hold three seconds")
+    transition: str = ""
+    notes: list[str] = field(default_factory=list)
+    para: int = 0  # which paragraph it came from
+
+
+@dataclass
+class _Block:
+    """What the line pass finds: a scene heading, a paragraph of prose, or a script line."""
+
+    kind: str  # "para" | "line"
+    scene: int
+    text: str
+    speaker: str = ""
+    delivery: str = ""
 
 
 def _first(patterns, text, default):
@@ -100,72 +104,17 @@ def explicit_camera(text: str) -> dict[str, str]:
     return out
 
 
-def _delivery(verb: str | None) -> str:
-    if not verb:
-        return ""
-    v = verb.lower()
-    return next((d for k, d in DELIVERY_WORDS.items() if v.startswith(k)), "")
-
-
 def _clean(text: str) -> str:
     text = re.sub(r"[*_`>]+", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _extract_dialogue(chunk: str) -> tuple[str, list[DialogueLine]]:
-    """Pull quoted lines and their speakers out of a chunk; returns the action left."""
-    lines: list[DialogueLine] = []
-    cuts: list[tuple[int, int]] = []
-    for m in QUOTE.finditer(chunk):
-        before, after = chunk[: m.start()], chunk[m.end():]
-        speaker, verb, span = None, None, (m.start(), m.end())
-        if sb := SPEAKER_BEFORE.search(before):
-            speaker, verb, span = sb.group(1), sb.group(2), (sb.start(), m.end())
-        elif sa := SPEAKER_AFTER.match(after):
-            speaker = sa.group(1) or sa.group(4)
-            verb = sa.group(2) or sa.group(3)
-            span = (m.start(), m.end() + sa.end())
-        if speaker and speaker not in NOT_NAMES:
-            text = m.group(1).strip().rstrip(",").strip()
-            lines.append(DialogueLine(character=speaker, text=text, delivery=_delivery(verb)))
-            cuts.append(span)
-    if not lines:
-        return chunk, []
-    kept, pos = [], 0
-    for a, b in cuts:
-        kept.append(chunk[pos:a])
-        pos = b
-    kept.append(chunk[pos:])
-    action = _clean(" ".join(kept)).strip(" ,:;")
-    return (action if re.search(r"\w", action) else ""), lines
-
-
-def _split_chunks(paragraph: str) -> list[str]:
-    # Protect quotes: sentence breaks inside dialogue are not shot breaks, but a
-    # quote that ends a sentence ends the shot unless an attribution follows.
-    quotes: list[str] = []
-
-    def hide(m):
-        quotes.append(m.group(0))
-        end = "\x01" if re.search(r"[.!?][\"”]$", m.group(0)) else ""
-        return f"\x00{len(quotes) - 1}\x00{end}"
-
-    hidden = QUOTE.sub(hide, paragraph)
-    parts = [p for p in SHOT_BREAK.split(hidden) if p and p.strip()]
-    out = []
-    for p in parts:
-        p = re.sub(r"\x00(\d+)\x00\x01?", lambda m: quotes[int(m.group(1))], p).strip()
-        p = re.sub(r"^(?:and\s+)?then,?\s+", "", p, flags=re.I)
-        p = re.sub(r",?\s+(?:and\s+)?then$", "", p, flags=re.I).strip()
-        if p:
-            out.append(p[0].upper() + p[1:])
-    return out
-
-
 def parse_notes(text: str, *, title: str = "") -> BeatSheet:
-    """Split notes (plain text, Markdown or Fountain) into scenes and shots."""
+    """Split notes (plain text, Markdown or Fountain) into scenes and shots; every quoted
+    line kept, with its speaker or with the question of who says it."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # bracketed paste sends CRs
     scenes: list[Scene] = []
-    beats: list[_Beat] = []
+    blocks: list[_Block] = []
     declared: list[str] = []
     para: list[str] = []
     cue: str | None = None
@@ -178,11 +127,10 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
 
     def flush() -> None:
         if para:
-            for chunk in _split_chunks(" ".join(para)):
-                beats.append(_Beat(scene_no(), chunk))
+            blocks.append(_Block("para", scene_no(), "\n".join(para)))
             para.clear()
 
-    for raw in text.splitlines():
+    for raw in text.split("\n"):
         line = raw.rstrip()
         stripped = line.strip()
         if not stripped:
@@ -193,13 +141,13 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             title = title or _clean(m.group(1))
             continue
         if m := CHARACTERS_LINE.match(line):
-            declared += [_clean(n) for n in re.split(r"[,;]| and ", m.group(1)) if _clean(n)]
+            declared += [_clean(n) for n in re.split(r"[,;](?![^(]*\))| and (?![^(]*\))", m.group(1)) if _clean(n)]
             continue
         heading = None
         if SCENE_HEADING.match(line):
             heading = stripped.lstrip(".")
         elif m := MD_HEADING.match(line):
-            if not title and not scenes and not beats:
+            if not title and not scenes and not blocks and not para:
                 title = _clean(m.group(1))
                 continue
             heading = _clean(m.group(1))
@@ -207,7 +155,8 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             heading = _clean(m.group(1))
         if heading is not None:
             flush()
-            empty = scenes and not any(b.scene == scenes[-1].number for b in beats)
+            cue = None
+            empty = scenes and not any(b.scene == scenes[-1].number for b in blocks)
             if empty:  # a heading right after another (or after nothing) replaces it
                 scenes[-1] = Scene(number=scenes[-1].number, heading=heading.upper()[:200])
             else:
@@ -218,67 +167,227 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             if pm := PAREN.match(line):
                 cue_delivery = pm.group(1)
                 continue
-            target = beats[-1] if beats and not para else None
-            if target is None:
-                flush()
-                beats.append(_Beat(scene_no(), ""))
-                target = beats[-1]
-            target.lines.append(DialogueLine(character=cue, text=_clean(stripped)[:1000], delivery=cue_delivery[:80]))
-            continue
-        cm = CUE.match(line)
-        if cm and not para and len(cm.group(1).split()) <= 3 and cm.group(1).strip() not in {"CUT TO", "FADE IN",
-                                                                                                "FADE OUT", "THE END"}:
-            cue = cm.group(1).strip().title()
+            flush()
+            blocks.append(_Block("line", scene_no(), _clean(stripped)[:1000], cue, cue_delivery[:80]))
             cue_delivery = ""
             continue
-        para.append(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line))
+        cm = CUE.match(line)
+        if cm and not title and not blocks and not scenes and not para and not cm.group(1).strip().endswith(":"):
+            title = _clean(cm.group(1)).title()  # a capitalised first line is the title, not a cue
+            continue
+        if cm and not para and len(cm.group(1).split()) <= 3 and cm.group(1).strip() not in {
+                "CUT TO", "FADE IN", "FADE OUT", "THE END", "FADE TO BLACK", "BLACK", "CONTINUOUS", "LATER"} \
+                and not cm.group(1).strip().endswith(":"):
+            cue = cm.group(1).strip()
+            cue_delivery = ""
+            continue
+        lm = COLON_LINE.match(line)
+        if lm and _script_speaker(lm.group(1), declared):
+            flush()
+            blocks.append(_Block("line", scene_no(), _clean(lm.group(3))[:1000], lm.group(1),
+                                 (lm.group(2) or "")[:80]))
+            continue
+        if LIST_ITEM.match(line):
+            flush()  # each bullet is its own beat
+        para.append(LIST_ITEM.sub("", line))
     flush()
-    return _build_sheet(title, scenes, beats, declared)
+    return _understand(title, scenes, blocks, declared)
 
 
-def _names_in(text: str, known: set[str]) -> list[str]:
+_NOT_SPEAKERS = {"note", "notes", "music", "sound", "sfx", "vfx", "fx", "camera", "tone", "mood", "style", "title",
+                 "location", "time", "setting", "lighting", "props", "wardrobe", "colour", "color", "palette",
+                 "ref", "refs", "reference", "vibe", "feel", "scene", "shot", "shots", "pov", "insert", "cut",
+                 "fade", "transition", "duration", "length", "act", "sequence", "beat", "later", "meanwhile",
+                 "montage", "intercut", "super", "caption", "subtitle", "chyron", "card", "edit", "audio",
+                 "int", "ext", "characters", "cast", "logline", "synopsis", "summary", "premise", "theme",
+                 "genre", "format", "runtime", "aspect", "fps", "voice", "vo", "grade", "pacing", "pace",
+                 "score", "director", "directors", "important", "nb", "todo", "idea", "ideas", "also", "then",
+                 "wide", "close", "medium", "overhead", "aerial", "establishing", "end", "open", "opening",
+                 "closing", "day", "night", "morning", "evening", "dawn", "dusk"}
+
+
+def _script_speaker(name: str, declared: list[str]) -> bool:
+    """`KOFI: We go.` is a line; `Music: low cello` and `Note: keep it warm` are not."""
+    key = name.strip().lower().rstrip(".")
+    if key in _NOT_SPEAKERS or key.split()[0] in _NOT_SPEAKERS:
+        return False
+    if name.isupper() and len(name) > 1:
+        return True
+    return any(key == d.lower() or key in d.lower().split() for d in declared)
+
+
+def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared: list[str]) -> BeatSheet:
+    """People first (from all the notes), then each scene's quotations in order, then shots."""
+    prose = "\n\n".join(b.text for b in blocks if b.kind == "para")
+    spans = [(q.start, q.end) for q in find_quotes(prose)]
+    cast = find_people(prose, spans, declared, [b.speaker for b in blocks if b.kind == "line"])
+    attributor = Attributor(cast)
+    beats: list[_Beat] = []
+    project_notes: list[str] = []
+    scene = 0
+    for n, block in enumerate(blocks):
+        if block.scene != scene:
+            scene = block.scene
+            attributor.new_scene()
+        if block.kind == "line":
+            person = _add_speaker(cast, block.speaker)
+            attributor.history.append((attributor.sentence, [person]))
+            attributor.last_speakers.append(person.name)
+            target = beats[-1] if beats and beats[-1].scene == block.scene else None
+            if target is None:
+                target = _Beat(block.scene, "", para=n)
+                beats.append(target)
+            target.lines.append(DialogueLine(character=person.name, text=block.text, delivery=block.delivery))
+            continue
+        quotes = find_quotes(block.text)
+        atts = attributor.attribute(block.text, quotes)
+        for att in atts:
+            if att.speaker:
+                cast.get(att.speaker) or cast.add(att.speaker)
+        _chunks(block, atts, beats, project_notes, n, cast.lowercase)
+    return _build_sheet(title, scenes, beats, cast, project_notes)
+
+
+def _add_speaker(cast: Cast, written: str):
+    name = re.sub(r"\s*\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D)\)\s*$", "", written.strip())
+    person = cast.get(name) or cast.get(name.title())
+    if person is None:
+        m = re.match(r"^(?:\S+\.?)\s+(.+)$", name)
+        person = _add_titled(cast, name.title() if name.isupper() else name)
+        if person is None and m:
+            person = cast.add(m.group(1))
+    return person
+
+
+def _line_breaks(text: str, lowercase: bool) -> str:
+    """A line break ends a beat unless the sentence plainly runs on (hard-wrapped prose);
+    in all-lowercase scribbles every line is a beat. Same length: quote offsets stay valid."""
+    def one(m: re.Match) -> str:
+        before, after = text[:m.start()].rstrip(), text[m.end():]
+        runs_on = re.search(r"[,;—–\-]$|\b[a-z]+$", before) and re.match(r"\s*[a-z]", after)
+        return " " if runs_on and not lowercase else "\x03"
+    return re.sub(r"\n", one, text)
+
+
+def _chunks(block: _Block, atts: list[Attribution], beats: list[_Beat], project_notes: list[str], n: int,
+            lowercase: bool = False) -> None:
+    """One paragraph → shots: sentence ends, "then" + a subject and "cut to" break shots;
+    quotations travel whole with their "Kofi says"; directions attach to the shot before."""
+    para = _line_breaks(block.text, lowercase)
+    hidden, pos = [], 0
+    for i, att in enumerate(atts):
+        a, b = att.span
+        a = max(a, pos)
+        hidden.append(para[pos:a])
+        ends = bool(re.search(r"[.!?…][\"”’'»]?\s*$", para[a:b])) and (
+            att.span[1] != att.quote.end or not re.match(r"\s*[,a-z]", para[b:]))
+        hidden.append(f"\x00{i}\x00" + ("\x01" if ends else ""))
+        pos = b
+    hidden.append(para[pos:])
+    text = "".join(hidden)
+    text = re.sub(r"\s*\b((?:smash|hard|match|jump)\s+)cut\s+to(?!\s+(?:black|white|red|credits|title)\b):?\s*",
+                  lambda m: f" \x02{m.group(1).strip().lower()} cut\x02 ", text, flags=re.I)
+    parts = re.split(r"\s*\x02([^\x02]*)\x02\s*", text)
+    first_in_para = True
+    for k, piece in enumerate(parts):
+        if k % 2 == 1:  # a transition word that splits shots
+            if beats and beats[-1].scene == block.scene and beats[-1].para == n:
+                beats[-1].transition = piece
+            continue
+        for chunk in (p for p in SHOT_BREAK.split(piece) if p and p.strip()):
+            chunk = chunk.strip()
+            chunk = re.sub(r"^(?:and\s+)?then,?\s+", "", chunk, flags=re.I)
+            chunk = re.sub(r",?\s+(?:and\s+)?then$", "", chunk, flags=re.I).strip()
+            if not chunk:
+                continue
+            prev = beats[-1] if beats and beats[-1].scene == block.scene else None
+            direction = read_direction(chunk) if "\x00" not in chunk else None
+            if direction is not None:
+                target = prev if prev is not None and (prev.para == n or direction.duration_s is not None
+                                                       or direction.transition) else None
+                if direction.duration_s is not None and target is not None:
+                    target.duration_s = direction.duration_s
+                if direction.transition and target is not None:
+                    target.transition = direction.transition
+                if direction.note:
+                    if target is not None and not first_in_para:
+                        target.notes.append(direction.note)
+                    else:
+                        project_notes.append(direction.note)
+                if direction.rest:
+                    beats.append(_Beat(block.scene, direction.rest[0].upper() + direction.rest[1:], para=n))
+                first_in_para = False
+                continue
+            beat = _Beat(block.scene, "", para=n)
+            action, last = [], 0
+            for m in re.finditer(r"\x00(\d+)\x00\x01?", chunk):
+                action.append(chunk[last:m.start()])
+                att = atts[int(m.group(1))]
+                if att.spoken:
+                    text_ = att.quote.text.strip()
+                    text_ = re.sub(r"\s*,$", "", text_).strip() or att.quote.text.strip()
+                    beat.lines.append(DialogueLine(character=att.speaker, text=text_[:1000],
+                                                   delivery=att.delivery[:80], candidates=att.candidates[:10]))
+                else:
+                    action.append(para[att.quote.start:att.quote.end])
+                last = m.end()
+            action.append(chunk[last:])
+            words = _clean(" ".join(action))
+            words = re.sub(r"\s+([,.;:!?])", r"\1", words)
+            words = re.sub(r"^[\s,;:.—–-]+|[\s,;:—–-]+$", "", words)
+            words = re.sub(r"([,;:])(?=[.!?]?$)", "", words).strip()
+            if words and not words.endswith((".", "!", "?", "…")) and re.search(r"\w", words):
+                words += "."
+            beat.text = words if re.search(r"\w", words) else ""
+            if beat.text:
+                beat.text = beat.text[0].upper() + beat.text[1:]
+            beats.append(beat)
+            first_in_para = False
+
+
+def _names_in(text: str, cast: Cast) -> list[str]:
     found = []
-    for name in known:
-        if re.search(r"\b" + re.escape(name) + r"(?:'s)?\b", text, re.I):
-            found.append(name)
-    return sorted(found, key=lambda n: text.lower().find(n.lower()))
+    for _, _, person in cast.mentions(text):
+        if person.name not in found:
+            found.append(person.name)
+    return found
 
 
-def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], declared: list[str]) -> BeatSheet:
+def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast,
+                 project_notes: list[str]) -> BeatSheet:
     if not scenes:
         scenes = [Scene(number=1, heading="")]
     # Shots that are only camera words ("Slow push in.") or too short fold into the one before.
     merged: list[_Beat] = []
     for b in beats:
-        action, lines = _extract_dialogue(b.text)
-        b.lines = lines + b.lines
-        b.text = action
         prev = merged[-1] if merged and merged[-1].scene == b.scene else None
-        if prev and not b.lines and len(b.text.split()) < 3:
+        if prev and not b.lines and len(b.text.split()) < 3 and not b.duration_s:
             prev.text = (prev.text + " " + b.text).strip()
+            prev.transition = b.transition or prev.transition
+            prev.notes += b.notes
             continue
         if prev and b.lines and not b.text and not prev.lines and all(
-                re.search(r"\b" + re.escape(dl.character) + r"\b", prev.text, re.I) for dl in b.lines):
+                dl.character and dl.character in _names_in(prev.text, cast) for dl in b.lines):
             prev.lines = b.lines  # a line right after its speaker's action plays in that shot
+            prev.transition = b.transition or prev.transition
             continue
         if b.lines and not b.text:
-            b.text = f"{b.lines[0].character} {b.lines[0].delivery or 'speaks'}."
+            who = b.lines[0].character or "Someone"
+            b.text = f"{who} {b.lines[0].delivery if b.lines[0].delivery and ' ' not in b.lines[0].delivery else 'speaks'}."
+        if not b.text and not b.lines:
+            continue
         merged.append(b)
 
     names: list[str] = []
-    for n in declared:
-        if n.title() not in names:
-            names.append(n.title() if n.isupper() else n)
+    for p in cast.people:
+        names.append(p.name)
     for b in merged:
         for line in b.lines:
-            if line.character not in names:
+            if line.character and line.character not in names:
                 names.append(line.character)
-        for caps in re.findall(r"\b([A-Z]{2,}(?:\s[A-Z]{2,})?)\b(?!\s*[-–—.]\s)", b.text):
-            cand = caps.title()
-            if cand not in NOT_NAMES and caps not in {"POV", "ECU", "MCU", "CU", "MS", "WS", "EWS", "OTS", "INT",
-                                                       "EXT", "MWS", "VO", "OS", "TV"} and cand not in names:
-                names.append(cand)
-    known = set(names)
+    speaking = {line.character for b in merged for line in b.lines}
+    mentioned = {n for b in merged for n in _names_in(b.text, cast)}
+    names = [n for n in names if n in speaking or n in mentioned or _declared(cast, n)]
 
     shots: list[Shot] = []
     scene_first: set[int] = set()
@@ -292,13 +401,13 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], declared: 
         size = _first(SIZE_WORDS, text, default_size)
         angle = _first(ANGLE_WORDS, text, Angle.EYE)
         movement = _first(MOVE_WORDS, text, Movement.STATIC)
-        chars = _names_in(text, known)
+        chars = [c for c in _names_in(text, cast) if c in names]
         if b.scene != last_scene:
             last_chars, last_scene = [], b.scene
         if not chars and re.search(r"\b(?:she|her|he|him|his|they|them|their)\b", text, re.I):
             chars = list(last_chars)  # "Close on her hands" is about whoever we were just watching
         for line in b.lines:
-            if line.character not in chars:
+            if line.character and line.character not in chars:
                 chars.append(line.character)
         if chars:
             last_chars = chars
@@ -306,18 +415,52 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], declared: 
         talk = sum(len(line.text.split()) for line in b.lines)
         duration = max(2.0, min(12.0, 1.0 + words / 4 + (talk / 2.5 + 0.5 if talk else 0)))
         duration = round(duration * 2) / 2
-        action = text[:2000] or (f"{b.lines[0].character} speaks." if b.lines else "")
-        prompt = f"{_SIZE_PHRASE[size]} of {action.rstrip('.')}"[:120] if action else _SIZE_PHRASE[size]
+        pinned = []
+        if b.duration_s is not None:
+            duration, pinned = b.duration_s, ["duration_s"]
+        action = text[:2000]
+        explicit = explicit_camera(action)
+        if not action:
+            prompt = _SIZE_PHRASE[size]
+        elif "size" in explicit:
+            prompt = action.rstrip(".")[:120]  # the action already says the framing
+        else:
+            prompt = f"{_SIZE_PHRASE[size]} of {action[0].lower() + action[1:]}".rstrip(".")[:120]
         shots.append(Shot(scene=b.scene, number=str(len(shots) + 1), size=size, angle=angle, movement=movement,
                           duration_s=duration, action=action, characters=chars[:20], dialogue=b.lines[:40],
-                          image_prompt=prompt, seed=zlib.crc32(f"{b.scene}:{len(shots)}:{action}".encode())))
+                          image_prompt=prompt, transition=b.transition[:40], notes=" ".join(b.notes)[:2000],
+                          pinned=pinned, seed=zlib.crc32(f"{b.scene}:{len(shots)}:{action}".encode())))
     used = {s.scene for s in shots}
+    people = {p.name: p for p in cast.people}
     return BeatSheet(
         title=title[:200],
         scenes=[sc for sc in scenes if sc.number in used] or scenes[:1],
-        characters=[Character(name=n, seed=zlib.crc32(n.encode())) for n in names],
+        characters=[Character(name=n, look=people[n].look if n in people else "", seed=zlib.crc32(n.encode()))
+                    for n in names],
         shots=shots,
+        notes=project_notes[:40],
     )
+
+
+def _declared(cast: Cast, name: str) -> bool:
+    p = cast.get(name)
+    return p is not None and p.first == 0 and bool(p.look or p.roles)
+
+
+def open_questions(sheet: BeatSheet) -> list[tuple[Shot, int, DialogueLine]]:
+    """Lines whose speaker the notes do not say: the agent asks about each."""
+    return [(s, i, dl) for s in sheet.shots for i, dl in enumerate(s.dialogue) if not dl.character]
+
+
+def speaker_question(shot: Shot, line: DialogueLine) -> str:
+    who = line.candidates or []
+    quote = line.text if len(line.text) <= 60 else line.text[:57] + "…"
+    if len(who) >= 2:
+        options = ", ".join(who[:-1]) + f" or {who[-1]}"
+        return f"Who says “{quote}” in shot {shot.number} — {options}?"
+    if len(who) == 1:
+        return f"Who says “{quote}” in shot {shot.number} — {who[0]}, or someone else?"
+    return f"Who says “{quote}” in shot {shot.number}?"
 
 
 _SIZE_PHRASE = {

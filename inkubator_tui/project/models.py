@@ -87,10 +87,13 @@ class _Model(BaseModel):
 
 class DialogueLine(_Model):
     id: str = ""
-    character: Annotated[str, Field(min_length=1, max_length=80)]
+    # "" = the notes do not say who speaks: the agent asks (see `candidates`), never guesses.
+    character: Annotated[str, Field(max_length=80)]
     text: Annotated[str, Field(min_length=1, max_length=1000)]
     # How it is said ("whispers", "shouting"): a direction for the voice step.
     delivery: Annotated[str, Field(max_length=80)] = ""
+    # Who it could be when `character` is unknown, most likely first.
+    candidates: list[Annotated[str, Field(max_length=80)]] = Field(default_factory=list, max_length=10)
 
 
 class Shot(_Model):
@@ -107,7 +110,12 @@ class Shot(_Model):
     dialogue: list[DialogueLine] = Field(default_factory=list, max_length=40)
     image_prompt: Annotated[str, Field(max_length=400)] = ""
     seed: int = Field(default=0, ge=0, lt=2**32)
+    # Directions to the crew that came with this shot ("keep it warm and quiet").
     notes: ShortText = ""
+    # How this shot ends: "smash cut to white", "fade out", "dissolve" ("" = a plain cut).
+    transition: Annotated[str, Field(max_length=40)] = ""
+    # Fields the director's words fixed ("hold three seconds" → duration_s): the agent keeps them.
+    pinned: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=10)
 
     @field_validator("number")
     @classmethod
@@ -138,6 +146,9 @@ class BeatSheet(_Model):
     scenes: list[Scene] = Field(default_factory=list)
     characters: list[Character] = Field(default_factory=list)
     shots: list[Shot] = Field(default_factory=list)
+    # Notes to the crew for the whole piece ("Music: low cello under all of this"); on approval
+    # they join the project's style bible.
+    notes: list[Annotated[str, Field(max_length=400)]] = Field(default_factory=list, max_length=40)
 
     def shot(self, ref: str) -> Shot:
         """A shot by id or by number (4A)."""
