@@ -183,7 +183,7 @@ class Cast:
     def add(self, name: str, *, alias: str = "", role: str = "", look: str = "", gender: str | None = None,
             weight: float = 5.0, at: int = 0) -> Person:
         """Add a person or merge into the one with that name (`Dr. Amsel` = `Amsel`)."""
-        name = name.strip(" ,.'’")
+        name = re.sub(r"(?:'s|’s)$", "", name.strip(" ,.'’")).strip()
         if self.lowercase or name.isupper():
             name = name.title() if len(name) > 1 else name.upper()
         person = self.get(name) or (self.get(alias) if alias else None)
@@ -253,7 +253,18 @@ class Cast:
 
 # ---- finding people in notes ------------------------------------------------------------
 _TITLE_RE = "|".join(re.escape(t) for t in sorted(TITLES, key=len, reverse=True))
-HONORIFIC = re.compile(rf"\b({_TITLE_RE})(\.?)\s+({WORD}(?:\s+{WORD})?)", re.I)
+HONORIFIC = re.compile(rf"\b((?i:(?:{_TITLE_RE})\.?\s+)*(?i:{_TITLE_RE}))(\.?)\s+({WORD}(?:\s+{WORD})?)")
+# Speakers by position: `Tobiah asks her "…"`, `Zsofia, kneeling at the lock: "…"`, `"…," Kofi says`,
+# `"…?" asks Pell`, `Sam, who …` — a capitalised word in these places is a person even at a sentence start.
+SPEAKER_SPOTS = [
+    re.compile(rf"(?<![\w'’])({WORD})(?:'s|’s)?\s+(?:[a-z][\w'’\-]*\s+){{0,4}}?[a-z][\w'’\-]*,?\s*[\"“‘]"),
+    re.compile(rf"(?<![\w'’])({WORD})\s*(?:,[^,:\"“\n]{{1,50}},?|\([^)\n]{{1,40}}\))?\s*:\s*[\"“‘']"),
+    re.compile(rf"[\"”’],?\s+({WORD})\s+(?:[a-z]+ly\s+)?[a-z]+[\w'’]*\b"),
+    re.compile(rf"[\"”’],?\s+(?:[a-z]+ly\s+)?(?:says|said|asks|asked|replies|replied|answers|answered|calls|called|"
+               rf"whispers|whispered|shouts|shouted|adds|added|cries|cried|snaps|snapped|mutters|muttered)\s+"
+               rf"(?:(?i:{_TITLE_RE})\.?\s+)?({WORD})"),
+    re.compile(rf"(?<![\w'’])({WORD}),\s+who\b"),
+]
 ROLE_NAME = re.compile(rf"\b(?i:his|her|their|the|a|an|my|our|your)\s+((?:{LWORD}\s+){{0,2}}?)"
                        rf"({'|'.join(sorted(ROLES, key=len, reverse=True))}),?\s+({WORD})\b")
 APPOSITIVE_BEFORE = re.compile(rf"\b(?:a|an|the)\s+((?:{LWORD}[\s\-]+){{0,3}}?)"
@@ -278,11 +289,15 @@ CAPS_NOT_NAMES = {"POV", "ECU", "MCU", "CU", "MS", "WS", "EWS", "OTS", "INT", "E
                   "HIGH", "DUTCH", "MEDIUM", "EXTREME", "SILENCE", "NOTE", "MUSIC", "SOUND", "OK", "OKAY"}
 
 
+_NOT_ADJECTIVES = {"his", "her", "their", "its", "my", "our", "your", "while", "and", "as", "with", "of", "the",
+                   "a", "an", "to", "at", "in", "on", "from", "by", "for", "when", "then", "is", "was", "who"}
+
+
 def _mask_quotes(text: str, quotes: list[tuple[int, int]]) -> str:
     """Blank quote interiors (same length): a name said in a line is not an entrance."""
     chars = list(text)
     for a, b in quotes:
-        for i in range(a, b):
+        for i in range(a + 1, b - 1):  # the marks stay: they show where speech was
             if chars[i] != "\n":
                 chars[i] = " "
     return "".join(chars)
@@ -320,12 +335,28 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
                     and not word.endswith("ly"):
                 cast.add(word, at=m.start())
     starts = _sentence_starts(body)
+    for rx in SPEAKER_SPOTS:
+        for m in rx.finditer(body):
+            word = m.group(1)
+            if word in NOT_NAMES or word.lower() in ROLES or word.lower() in PRONOUNS or word.isupper() and \
+                    word in CAPS_NOT_NAMES or word.rstrip(".").lower() in TITLES or word.lower() in PLACE_PREPS:
+                continue
+            if rx is SPEAKER_SPOTS[0] and _prev_word(body, m.start()) in PLACE_PREPS | {"the", "a", "an"}:
+                continue
+            if not cast.get(word):
+                cast.add(word, at=m.start())
+            if rx is SPEAKER_SPOTS[4] and re.match(r",\s+who\s+(?:uses|goes\s+by)\s+they", body[m.end(1):],
+                                                   re.I):
+                cast.get(word).votes["n"] += 10
     # Titles: "Dr. Amsel", "Captain Reyes", "Old Bram", "Mrs. Kato".
     for m in HONORIFIC.finditer(body):
         title, dot, name = m.group(1), m.group(2), m.group(3)
         if not title[0].isupper() and not lowercase:
             continue
-        tkey = _norm_title(title)
+        if name.rstrip(".").lower() in TITLES:
+            continue  # "Old Mr." — the chain goes on to the name
+        tkey = _norm_title(title.split()[0]) if len(title.split()) > 1 and _norm_title(title.split()[-1]) in (
+            "old", "young", "little", "big") else _norm_title(title.split()[-1])
         if tkey in {"old", "young", "little", "big", "father", "mother", "sister", "brother", "major", "private",
                     "general", "judge", "coach", "chef", "nurse", "agent", "king", "queen"} and (
                 m.start() not in starts and _prev_word(body, m.start()) in PLACE_PREPS | {"the", "a", "an"}):
@@ -341,7 +372,7 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
     for rx in (ROLE_NAME, APPOSITIVE_BEFORE):
         for m in rx.finditer(body):
             adjectives, role, name = m.group(1).strip(), m.group(2).lower(), m.group(3)
-            if name in NOT_NAMES or name.lower() in ROLES:
+            if name in NOT_NAMES or name.lower() in ROLES or set(adjectives.lower().split()) & _NOT_ADJECTIVES:
                 continue
             look = f"{adjectives} {role}".strip() if rx is APPOSITIVE_BEFORE else ""
             cast.add(name, role=role, look=look, gender=ROLE_GENDER.get(role), at=m.start())
@@ -386,11 +417,14 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
 
 def _add_titled(cast: Cast, written: str, *, look: str = "", at: int = 0) -> Person | None:
     written = re.sub(r"\s+", " ", written.strip())
-    m = re.match(rf"^({_TITLE_RE})(\.?)\s+(.+)$", written, re.I)
-    if m and len(m.group(3)) > 1:
-        role, gender = TITLES[_norm_title(m.group(1))]
+    m = re.match(rf"^((?:(?:{_TITLE_RE})\.?\s+)*)({_TITLE_RE})(\.?)\s+(.+)$", written, re.I)
+    if m and len(m.group(4)) > 1:
         alias = written if not written.isupper() else written.title()
-        return cast.add(m.group(3), alias=alias, role=role, look=look, gender=gender, at=at)
+        person = None
+        for title in [*m.group(1).split(), m.group(2)]:
+            role, gender = TITLES[_norm_title(title)]
+            person = cast.add(m.group(4), alias=alias, role=role, look=look, gender=gender, at=at)
+        return person
     if not written:
         return None
     return cast.add(written, look=look, at=at)
@@ -402,7 +436,7 @@ def _prev_word(text: str, pos: int) -> str:
 
 
 def _next_word(text: str, pos: int) -> str:
-    m = re.match(r"\s*([\w'’]+)", text[pos:])
+    m = re.match(r"(?:\s*,[^,.;:\n]{1,40},)?[\s,]*([\w'’]+)", text[pos:])  # "Teodor, soaked through, feeds"
     return m.group(1) if m else ""
 
 

@@ -42,6 +42,8 @@ WRITING_VERBS = re.compile(r"\b(?:writes|wrote|scrawls|scrawled|types|typed|text
                            r"carved|paints|painted|prints|printed|scratches|scratched|engraves|etches)\b", re.I)
 CONJUNCTIONS = {"and", "but", "then", "while", "as", "when", "so", "before", "after", "until", "because", "once",
                 "if", "though", "although", "whereupon", "where", "till", "yet", "or", "now"}
+SUBORDINATORS = {"so", "because", "if", "though", "although", "while", "when", "as", "until", "before", "after",
+                "once", "till", "whereupon", "where"}
 SKIPPABLE = {"finally", "then", "now", "also", "just", "still", "only", "suddenly", "quietly", "slowly", "softly",
              "simply", "barely", "even", "again", "too", "at", "last", "first", "immediately", "instantly"}
 # Closed list for a line that is followed by "Name <verb>." after a full stop.
@@ -191,7 +193,8 @@ class Attributor:
         """Remember who a sentence of action mentions (pronouns resolve against this)."""
         people = []
         for m in self.mentions(text):
-            person = m.person or (self.resolve(m) if m.kind == "pronoun" and m.gender else None)
+            subject_pronoun = m.kind == "pronoun" and text[m.start:m.end].lower() in SUBJECT_PRONOUNS
+            person = m.person or (self.resolve(m) if subject_pronoun and m.gender else None)
             if isinstance(person, Person) and person not in people:
                 people.append(person)
         self.sentence += 1
@@ -205,6 +208,10 @@ class Attributor:
         if mention.kind == "role":
             return mention.candidates or None
         gender = mention.gender
+        if gender is None:  # singular "they": someone the notes say uses it
+            they = [p for _, people in reversed(self.history) for p in people if p.gender == "n"]
+            if they:
+                return they[0]
         for _, people in reversed(self.history):
             if gender is None:  # "they": one person only if the last sentence named exactly one
                 return people[0] if len(people) == 1 else list(people)
@@ -231,12 +238,22 @@ class Attributor:
                 if i and mentions[i - 1].kind != "who" and clause[mentions[i - 1].end:m.start].strip(" ,") == "":
                     best = mentions[i - 1]
                 continue
+            if prev in ROLES and m.kind == "name":  # "their son Eli calls": the phrase's own position counts
+                head = re.search(r"(?:\b(?:the|a|an|his|her|their|my|our)\s+)?(?:[a-z\-]+\s+){0,2}$",
+                                 clause[:m.start])
+                prev = _prev_token(clause, head.start()) if head else prev
             if prev in ("", ",", ";", ":", "—", "–", "-", "(") or prev in CONJUNCTIONS or prev in SKIPPABLE:
-                if m.kind == "pronoun" and m.gender is not None and _pronoun_is_object(clause, m):
+                if m.kind == "pronoun" and _pronoun_is_object(clause, m):
                     continue
+                if prev in SUBORDINATORS and re.search(r"\band\b", clause[m.end:]):
+                    continue  # "crouches so they're eye to eye and says": "and says" goes back to the subject
                 best = m
         if best is None:
-            return None
+            # nobody in subject position: the one person the clause names, unless after a preposition
+            named = {m.person.name: m.person for m in mentions if m.kind == "name"
+                     and _prev_token(clause, m.start) not in {"to", "at", "with", "from", "for", "of", "by",
+                                                               "toward", "towards", "behind", "beside", "past"}}
+            return next(iter(named.values())) if len(named) == 1 else None
         return self.resolve(best)
 
     # -- attribution
@@ -246,6 +263,7 @@ class Attributor:
         starts = sorted({0, *(m.end() for m in SENTENCE_END.finditer(para))})
         prev_end = 0
         previous_line_end = -1
+        last_how = ""
         for qi, q in enumerate(quotes):
             sent_start = max([s for s in starts if s <= q.start] + [0])
             clause_start = max(sent_start, prev_end)
@@ -267,15 +285,24 @@ class Attributor:
             if found is None:
                 found, after_span = self._after(q, after)
                 how = "after"
+            adjacent = previous_line_end >= 0 and not para[previous_line_end:q.start].strip(" ,\n\t")
+            if found is None and adjacent and last_how == "after" and self.last_speakers[-1] != "?":
+                found = self.cast.get(self.last_speakers[-1])  # "…," he says. "…" — he goes on
+                how = "continued"
+            if found is None and adjacent and len(self.last_speakers) >= 2:
+                a, b = self.last_speakers[-2:]
+                if a != b and "?" not in (a, b):  # an exchange: the turns alternate
+                    found = self.cast.get(a)
+                    how = "turn"
             if found is None and not before.strip():
                 found = self._beat(para, q, prev_end, after, previous_line_end)
                 how = "beat"
-            if found is None and previous_line_end >= 0 and not para[previous_line_end:q.start].strip(" ,") \
-                    and len(self.last_speakers) >= 2:
-                a, b = self.last_speakers[-2:]
-                if a != b:  # an exchange: the turns alternate
-                    found = self.cast.get(a)
-                    how = "turn"
+            if isinstance(found, Person) and _addressed(found, q.text):
+                # "Reinhold." is said to Reinhold, not by him: the other person in the exchange
+                others = [n for n in reversed(self.last_speakers) if n not in ("?", found.name)]
+                others += [p.name for p in self._scene_people_objs() if p.name != found.name]
+                found = self.cast.get(others[0]) if others else None
+                how = "addressed"
             if isinstance(found, list):
                 att.candidates = [p.name for p in found]
                 att.why = "ambiguous"
@@ -302,26 +329,31 @@ class Attributor:
                 self.note_sentence(before)
             prev_end = q.end + (after_span if how == "after" and att.speaker else 0)
             previous_line_end = prev_end
+            last_how = how if att.speaker else ""
         for sent in _sentences(para[prev_end:]):
             self.note_sentence(sent)
         return out
 
-    def _scene_people(self) -> list[str]:
-        seen: list[str] = []
+    def _scene_people_objs(self) -> list[Person]:
+        seen: list[Person] = []
         for _, people in reversed(self.history):
             for p in people:
-                if p.name not in seen:
-                    seen.append(p.name)
-        return seen[:6]
+                if p not in seen:
+                    seen.append(p)
+        return seen
+
+    def _scene_people(self) -> list[str]:
+        return [p.name for p in self._scene_people_objs()][:6]
 
     def _spoken(self, q: Quote, before: str, after: str) -> bool:
         lead = before[-80:]
         if WRITTEN_CUES.search(lead) and not re.search(r"\b(?:says|said|asks|called out)[\s,:]*$", lead, re.I):
             return False
-        subj = re.search(rf"\b(?:a|an|the|his|her|their|its|my)\s+(?:[\w\-]+\s+){{0,2}}?({'|'.join(WRITTEN_THINGS)})"
-                         r"\b[^\"“”.!?]{0,40}$", lead, re.I)
-        if subj and not self.cast.mentions(lead[subj.end(1):]):
-            return False  # "a sign says", "her phone lights up:"
+        clause = re.split(r"[.!?]\s+|\n", before)[-1]
+        subj = re.match(rf"\s*(?:\w+\s+){{0,2}}?(?:a|an|the|his|her|their|its|my)\s+(?:[\w\-]+\s+){{0,2}}?"
+                        rf"({'|'.join(WRITTEN_THINGS)})\b[^\"“”.!?]{{0,60}}$", clause, re.I)
+        if subj and not self.cast.mentions(clause):
+            return False  # "a sign says", "her phone lights up:", "a text message that says"
         if WRITING_VERBS.search(lead[-40:]):
             return False
         words = q.text.split()
@@ -342,9 +374,16 @@ class Attributor:
         if not clause:
             return None
         # "Name:", "Name, aside:", "Name (quietly):", "Name says", "She picks up and says", "…who shouts back"
-        if clause.endswith(":") or re.search(r"[,:]?$", clause):
-            return self.subject(clause)
-        return None
+        found = self.subject(clause)
+        if found is None and clause.endswith(":"):
+            # "Then, from the professor, very softly:" — whoever the clause names
+            people = []
+            for m in self.mentions(clause):
+                p = self.resolve(m) if m.kind != "who" else None
+                if isinstance(p, Person) and p not in people and m.kind != "pronoun":
+                    people.append(p)
+            found = people[0] if len(people) == 1 else None
+        return found
 
     @staticmethod
     def _attribution_start(before: str) -> int:
@@ -360,7 +399,10 @@ class Attributor:
 
     def _after(self, q: Quote, after: str) -> tuple[Person | list[Person] | None, int]:
         """`"Stay," Kofi says.` / `“Where?” asks Pell.` / `"No," she says` / `"…" (Kofi)` / `"…" — Kofi`."""
-        ends_open = bool(re.search(r"[,!?…—–\-]\s*$", q.text)) or not re.search(r"[.]\s*$", q.text)
+        if re.match(r"[ \t]*\n", after):
+            return None, 0  # a new line is a new beat, not an attribution
+        comma = bool(re.search(r",\s*$", q.text)) or bool(re.match(r"\s*,", after))
+        ends_open = comma or not re.search(r"[.!?…]\s*$", q.text)
         m = re.match(r"\s*(?:\(([^)]{1,40})\)|[—–-]\s*([^.,;\n]{1,40}))", after)
         if m:
             found = self.subject(m.group(1) or m.group(2))
@@ -370,10 +412,11 @@ class Attributor:
         if not m:
             return None, 0
         clause = m.group(1)
-        if not ends_open and not re.match(r"\s*,", after):
-            # a full stop closed the line: only a plain speech verb makes the next words its attribution
+        if not ends_open and not re.match(r"\s*[a-z]", clause):
+            # "…!" / "…." closed the line: a capitalised start is the next sentence unless it is
+            # "Pell asks" / "The old man says" (a plain speech verb right after the speaker)
             words = clause.split()
-            if not (len(words) >= 2 and (SPEECH_VERBS.match(words[-1].strip(",")) or SPEECH_VERBS.match(words[0]))):
+            if not (2 <= len(words) <= 5 and any(SPEECH_VERBS.match(w.strip(",")) for w in words[1:4])):
                 return None, 0
         if re.match(r"\s*[a-z]", clause) or ends_open or re.match(r"\s*,", after):
             mentions = self.mentions(clause)
@@ -429,6 +472,16 @@ def _sentences(text: str) -> list[str]:
     if text[pos:].strip():
         out.append(text[pos:].strip())
     return out
+
+
+def _addressed(person: Person, line: str) -> bool:
+    """Whether a line calls this person by name ("Reinhold.", "Eli, come here!", "…, Captain.")."""
+    for form in person.forms():
+        f = re.escape(form)
+        if re.fullmatch(rf"\W*{f}\W*", line, re.I) or re.match(rf"\W*{f}\s*[,!]", line, re.I) \
+                or re.search(rf",\s*{f}\W*$", line, re.I):
+            return True
+    return False
 
 
 def _prev_token(text: str, pos: int) -> str:
