@@ -27,6 +27,8 @@ PAREN = re.compile(r"^\s*\(([^)]{1,60})\)\s*$")
 # "KOFI: We go." / "Mira (quietly): Go now." — script-style lines without quote marks.
 COLON_LINE = re.compile(r"^\s*(?:[-*+•]\s*)?([A-Z][\w'’.\-]*(?:\s[A-Z][\w'’\-]*)?)\s*(?:\(([^)]{1,60})\))?\s*:\s+"
                         r"(?![\"“‘'])(\S.*)$")
+TRANSITION_LINE = re.compile(r"^\s*>?\s*((?:[A-Z]+\s+)*CUT\s+TO:?|(?:[A-Z]+\s+)?DISSOLVE(?:\s+TO)?:?|FADE\s+(?:OUT|IN|"
+                             r"TO\s+BLACK|TO\s+WHITE)[.:]?|CUT\s+TO\s+BLACK\.?|WIPE\s+TO:?|IRIS\s+(?:OUT|IN)\.?)\s*$")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 # Splits between shots inside a paragraph (quotes are hidden as \x00n\x00 first; \x01 marks a line that ends
 # a sentence).
@@ -171,6 +173,11 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             blocks.append(_Block("line", scene_no(), _clean(stripped)[:1000], cue, cue_delivery[:80]))
             cue_delivery = ""
             continue
+        if tm := TRANSITION_LINE.match(line):
+            flush()
+            cue = None
+            blocks.append(_Block("transition", scene_no(), tm.group(1).strip(" .:").lower()))
+            continue
         cm = CUE.match(line)
         if cm and not title and not blocks and not scenes and not para and not cm.group(1).strip().endswith(":"):
             title = _clean(cm.group(1)).title()  # a capitalised first line is the title, not a cue
@@ -229,6 +236,10 @@ def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared:
         if block.scene != scene:
             scene = block.scene
             attributor.new_scene()
+        if block.kind == "transition":
+            if beats and beats[-1].scene == block.scene and block.text not in ("fade in",):
+                beats[-1].transition = block.text
+            continue
         if block.kind == "line":
             person = _add_speaker(cast, block.speaker)
             attributor.history.append((attributor.sentence, [person]))

@@ -198,6 +198,12 @@ class Attributor:
             if isinstance(person, Person) and person not in people:
                 people.append(person)
         self.sentence += 1
+        if not people and re.search(r"\b(?:both|the\s+two|the\s+pair|each\s+other|together|they|them)\b",
+                                    text, re.I):
+            # a plural reference brings the last two people back into focus together
+            recent = self._scene_people_objs()[:2]
+            if len(recent) == 2:
+                people = recent
         if people:
             self.history.append((self.sentence, people))
 
@@ -356,6 +362,9 @@ class Attributor:
             return False  # "a sign says", "her phone lights up:", "a text message that says"
         if WRITING_VERBS.search(lead[-40:]):
             return False
+        if len(q.text.split()) <= 4 and not re.search(r"[.!?,…]\s*$", q.text) and re.match(
+                rf"\s*(?:{'|'.join(WRITTEN_THINGS)})\b", after, re.I):
+            return False  # the neon "OPEN" sign, an "EXIT" door
         words = q.text.split()
         if q.single:
             # single marks are speech only when they read like speech
