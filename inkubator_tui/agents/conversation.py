@@ -9,16 +9,19 @@ calls that runs only after the person approves it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..pipeline.backend import CancelToken
 from ..pipeline.pipeline import Pipeline, StepReport
 from ..pipeline.steps import SHEET_TARGET
-from ..project.models import Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Size, Step, stable_hash, utcnow
+from ..project.models import (Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Scene, Size, Step, stable_hash,
+                              utcnow)
 from ..project.store import ProjectError
 from . import edits
 from .director import Director
+from .notes import open_questions, parse_notes, speaker_question
 
 # Framings an alternative cycles through, skipping the shot's current one.
 ALTERNATIVE_FRAMINGS = [
@@ -58,8 +61,9 @@ class Conversation:
         return self.store.sheet(), (approved[-1] if approved else None)
 
     def send(self, message: str, *, on_token: Callable[[str], None] | None = None,
-             cancel: CancelToken | None = None) -> Reply:
-        message = message.strip()
+             cancel: CancelToken | None = None, notes: bool = False) -> Reply:
+        """One director message. `notes=True` says it is notes (a file sent with /notes)."""
+        message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not message:
             raise ProjectError("the message is empty")
         history = self.store.messages()
@@ -69,13 +73,63 @@ class Conversation:
             # No shot list yet: the message is the notes.
             report = self.pipeline.draft_beats(message, source="chat", cancel=cancel, on_token=on_token)
             return self._answer_notes(report)
+        pending = self._pending(history)
         try:
+            if pending.get("kind") == "notes" and not notes:
+                choice = _replace_or_add(message)
+                if choice:
+                    return self._new_notes(pending["text"], choice, sheet, base, cancel, on_token)
+            if pending.get("kind") == "speaker" and not notes:
+                op = _speaker_answer(message, pending, sheet)
+                if op is not None:
+                    return self._act(message, [op], "rules", sheet, base)
+            if notes or looks_like_notes(message):
+                return self._ask_replace_or_add(message, sheet)
             director = self.director()
             turn = director.respond(message, sheet, history, on_token=on_token, cancel=cancel)
             self._card = director.llm.card if turn.source == "model" else None
             return self._act(message, turn.ops, turn.source, sheet, base)
         except edits.EditError as e:
             return self._say(f"{e}.", question=str(e))
+
+    # ---- questions the agent asked --------------------------------------------------------
+    @staticmethod
+    def _pending(history) -> dict:
+        """The question the agent's last message left open, if the director has not moved on."""
+        last = history[-1] if history else None
+        return dict(last.data.get("pending") or {}) if last is not None and last.role == "agent" else {}
+
+    def _speaker_questions(self, sheet: BeatSheet) -> tuple[str, dict]:
+        """The next "Who says …?" for a line the notes left unattributed, and its pending record."""
+        open_ = open_questions(sheet)
+        if not open_:
+            return "", {}
+        shot, index, line = open_[0]
+        more = f" ({len(open_) - 1} more after this)" if len(open_) > 1 else ""
+        return speaker_question(shot, line) + more, {"kind": "speaker", "shot": shot.number, "line": index,
+                                                     "candidates": list(line.candidates)}
+
+    def _ask_replace_or_add(self, notes: str, sheet: BeatSheet) -> Reply:
+        incoming = parse_notes(notes)
+        last_scene = max((s.scene for s in sheet.shots), default=1)
+        question = (f"These look like new notes ({len(incoming.shots)} shots, "
+                    f"{sum(len(s.dialogue) for s in incoming.shots)} lines). Replace the current beat sheet "
+                    f"({len(sheet.shots)} shots), or add them as new scenes after scene {last_scene}? "
+                    f"Answer “replace” or “add”.")
+        return self._say(question, question=question, data={"pending": {"kind": "notes", "text": notes}})
+
+    def _new_notes(self, notes: str, choice: str, sheet: BeatSheet, base: Draft | None, cancel, on_token) -> Reply:
+        if choice == "replace":
+            report = self.pipeline.draft_beats(notes, source="chat", cancel=cancel, on_token=on_token)
+            return self._answer_notes(report)
+        added = self.director().draft(notes, cancel=cancel, on_token=on_token).sheet
+        new, said = append_scenes(sheet, added)
+        d = self._draft_edit(notes, new, [], said, base, "rules", label="add-notes")
+        text = f"Draft {d.id}: " + "; ".join(said) + ". Approve it to apply."
+        question, pending = self._speaker_questions(new)
+        if question:
+            text += " " + question
+        return self._say(text, drafts=[d], question=question, data={"pending": pending} if pending else None)
 
     def _say(self, text: str, *, drafts=(), plan=(), question: str = "", data: dict | None = None) -> Reply:
         payload = dict(data or {})
@@ -98,9 +152,14 @@ class Conversation:
         extra = ""
         if agent.get("rejected"):
             extra = f" ({len(agent['rejected'])} model answer(s) rejected; rule values kept there)"
-        return self._say(f"Beat sheet draft {d.id}: {len(sheet.shots)} shots in {len(sheet.scenes)} scene(s), "
-                         f"{sum(len(s.dialogue) for s in sheet.shots)} line(s){extra}. Approve it to go on.",
-                         drafts=[d])
+        if not sheet.shots:
+            return self._say("Those notes hold no shots: write what happens, scene by scene, with any dialogue in "
+                             "quotes.", drafts=[d])
+        question, pending = self._speaker_questions(sheet)
+        text = (f"Beat sheet draft {d.id}: {len(sheet.shots)} shots in {len(sheet.scenes)} scene(s), "
+                f"{sum(len(s.dialogue) for s in sheet.shots)} line(s){extra}. "
+                + (question if question else "Approve it to go on."))
+        return self._say(text, drafts=[d], question=question, data={"pending": pending} if pending else None)
 
     def _act(self, message: str, ops: list, source: str, sheet: BeatSheet, base: Draft | None) -> Reply:
         clarify = [op for op in ops if isinstance(op, edits.Clarify)]
@@ -117,8 +176,13 @@ class Conversation:
             return self._alternatives(message, alts[0], sheet, base)
         new, said = edits.apply_ops(sheet, ops)
         d = self._draft_edit(message, new, ops, said, base, source)
-        return self._say(f"Draft {d.id}: " + "; ".join(said) + ". Approve it to apply.", drafts=[d],
-                         data={"ops": [op.model_dump(mode="json") for op in ops]})
+        text = f"Draft {d.id}: " + "; ".join(said) + ". Approve it to apply."
+        data: dict = {"ops": [op.model_dump(mode="json") for op in ops]}
+        question, pending = self._speaker_questions(new)
+        if question:
+            text += " " + question
+            data["pending"] = pending
+        return self._say(text, drafts=[d], question=question, data=data)
 
     def _draft_edit(self, message: str, sheet: BeatSheet, ops: list, said: list[str], base: Draft | None,
                     source: str, label: str = "edit") -> Draft:
@@ -184,3 +248,57 @@ class Conversation:
         msg = next((m for m in self.store.messages() if m.id == message_id), None)
         if msg is not None:
             self.store.set_message_data(message_id, {**msg.data, "plan_status": "declined"})
+
+
+# ---- understanding answers ----------------------------------------------------------------
+def _replace_or_add(message: str) -> str:
+    low = message.lower()
+    if re.search(r"\b(replace|instead|start over|start again|new sheet|overwrite|swap (?:it|them) out)\b", low):
+        return "replace"
+    if re.search(r"\b(add|append|extend|after|more scenes|keep both|both)\b", low):
+        return "add"
+    return ""
+
+
+def _speaker_answer(message: str, pending: dict, sheet: BeatSheet) -> edits.Speaker | None:
+    """`Ana`, `it's Ana`, `Ana says it` → the speaker of the line asked about; None if not an answer."""
+    names = list(dict.fromkeys([*pending.get("candidates", []), *(c.name for c in sheet.characters)]))
+    said = [n for n in names if re.search(rf"(?<![\w'’]){re.escape(n)}(?![\w'’])", message, re.I)]
+    if len(said) == 1:
+        return edits.Speaker(shot=pending["shot"], line=pending["line"], character=said[0])
+    words = re.findall(r"[\w'’\-]+", message)
+    if len(words) <= 3 and len(said) == 0:
+        m = re.fullmatch(r"\s*(?:it'?s\s+|the\s+)?([A-Za-z][\w'’\-]*(?:\s[A-Z][\w'’\-]*)?)\s*[.!]?\s*", message)
+        if m and m.group(1).lower() not in {"yes", "no", "ok", "okay", "thanks", "what", "why", "who", "huh",
+                                            "hmm", "maybe", "dunno", "unsure", "skip"}:
+            name = m.group(1)
+            return edits.Speaker(shot=pending["shot"], line=pending["line"], character=name[0].upper() + name[1:])
+    return None
+
+
+def looks_like_notes(message: str) -> bool:
+    """A pasted scene, not a request: a scene heading, or several lines of prose with no shot numbers."""
+    lines = [ln for ln in message.splitlines() if ln.strip()]
+    if re.search(r"(?m)^\s*(?:#{1,6}\s|INT[.\s]|EXT[.\s]|scene\s+\d+\s*[:.\-–—])", message):
+        return True
+    words = len(message.split())
+    return len(lines) >= 3 and words >= 30 and not re.search(r"\bshots?\s+\d", message, re.I)
+
+
+def append_scenes(sheet: BeatSheet, added: BeatSheet) -> tuple[BeatSheet, list[str]]:
+    """New notes as new scenes after the last one; shots numbered on from the last shot."""
+    new = sheet.model_copy(deep=True)
+    first_scene = max((sc.number for sc in new.scenes), default=0) + 1
+    scene_map = {sc.number: first_scene + i for i, sc in enumerate(added.scenes)}
+    for sc in added.scenes:
+        new.scenes.append(Scene(number=scene_map[sc.number], heading=sc.heading))
+    last = max((int(re.match(r"\d+", s.number).group(0)) for s in new.shots), default=0)
+    for i, shot in enumerate(added.shots):
+        new.shots.append(shot.model_copy(update={"scene": scene_map.get(shot.scene, first_scene),
+                                                 "number": str(last + 1 + i), "id": ""}))
+    names = {c.name for c in new.characters}
+    new.characters += [c for c in added.characters if c.name not in names]
+    new.notes += [n for n in added.notes if n not in new.notes]
+    said = [f"added {len(added.shots)} shots ({last + 1}–{last + len(added.shots)}) in "
+            f"{len(added.scenes)} new scene(s) after scene {first_scene - 1}"]
+    return BeatSheet.model_validate(new.model_dump()), said

@@ -66,6 +66,15 @@ class Line(_Op):
     text: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
 
+class Speaker(_Op):
+    """Who says a line the notes left unattributed (the answer to "Who says …?")."""
+
+    op: Literal["speaker"] = "speaker"
+    shot: ShotRef
+    line: int = Field(ge=0, lt=40)  # index in the shot's dialogue
+    character: Annotated[str, Field(min_length=1, max_length=80)]
+
+
 class Alternatives(_Op):
     op: Literal["alternatives"] = "alternatives"
     shots: list[ShotRef] = Field(min_length=1, max_length=10)
@@ -85,7 +94,8 @@ class Clarify(_Op):
     question: Annotated[str, Field(min_length=3, max_length=300)]
 
 
-EditOp = Annotated[Change | Add | Remove | Move | Line | Alternatives | Render | Clarify, Field(discriminator="op")]
+EditOp = Annotated[Change | Add | Remove | Move | Line | Speaker | Alternatives | Render | Clarify,
+                   Field(discriminator="op")]
 
 
 class EditPlan(_Op):
@@ -179,12 +189,23 @@ def apply_ops(sheet: BeatSheet, ops: list) -> tuple[BeatSheet, list[str]]:
             said.append(f"{op.character}'s line" + ("s" if hits > 1 else "") +
                         (f": delivery → {op.delivery}" if op.delivery is not None else "") +
                         (f": text → “{op.text}”" if op.text is not None else ""))
+        elif isinstance(op, Speaker):
+            shot = find_shot(new, op.shot)
+            if op.line >= len(shot.dialogue):
+                raise EditError(f"shot {shot.number} has no line {op.line + 1}")
+            line = shot.dialogue[op.line]
+            known = next((c.name for c in new.characters if c.name.lower() == op.character.lower()), None)
+            line.character = known or op.character.strip()
+            line.candidates = []
+            if line.character not in shot.characters:
+                shot.characters.append(line.character)
+            said.append(f"shot {shot.number}: {line.character} says “{line.text[:40]}”")
         else:
             raise EditError(f"{op.op} is not an edit of the sheet")
     names = {c.name for c in new.characters}
     for shot in new.shots:
         for ch in [*shot.characters, *(dl.character for dl in shot.dialogue)]:
-            if ch not in names:
+            if ch and ch not in names:
                 new.characters.append(Character(name=ch))
                 names.add(ch)
     return BeatSheet.model_validate(new.model_dump()), said

@@ -500,6 +500,18 @@ def _title_case_names(cast: Cast, body: str, starts: set[int]) -> None:
             if not person_like and not possessive and place:
                 continue
             cast.add(name, at=seen[0][0])
+    # "Ana and Mira wait": whoever stands in a pair with a person is one too
+    for name, seen in candidates.items():
+        if cast.get(name) or name in NOT_NAMES:
+            continue
+        for pos, _ in seen:
+            after = re.match(rf"\s+(?:and|&)\s+({WORD})", body[pos + len(name):])
+            before = re.search(rf"({WORD})\s+(?:and|&)\s+$", body[:pos])
+            pair = (after and cast.get(after.group(1))) or (before and cast.get(before.group(1)))
+            if pair and (name_gender_prior(name)[1] or _VERBISH.match(_next_word(body, pos + len(name)) or "")
+                         or after):
+                cast.add(name, at=pos)
+                break
 
 
 _SENT = re.compile(r"[^.!?\n]+[.!?]*")

@@ -311,7 +311,7 @@ class Pipeline:
         names = {c.name for c in sheet.characters}
         for shot in sheet.shots:
             for ch in [*shot.characters, *(line.character for line in shot.dialogue)]:
-                if ch not in names:
+                if ch and ch not in names:  # "" = a line whose speaker is still a question
                     raise ProjectError(f"shot {shot.number} names {ch!r}, who is not in the characters list")
         self.store.replace_sheet(sheet, why)
 
@@ -337,7 +337,7 @@ class Pipeline:
         for i, line in enumerate(new.dialogue):
             line.id = f"{shot.id}-l{i + 1}"
         for ch in new.characters + [line.character for line in new.dialogue]:
-            if sheet.character(ch) is None:
+            if ch and sheet.character(ch) is None:
                 sheet.characters.append(Character(name=ch))
         sheet.shots = [new if s.id == shot.id else s for s in sheet.shots]
         self.store.replace_sheet(sheet, f"shot {shot.number} revised: {', '.join(sorted(changes))}")

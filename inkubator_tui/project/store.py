@@ -242,6 +242,13 @@ class Store:
                     c.execute("INSERT INTO lines (id, shot_id, position, character, text, delivery) "
                               "VALUES (?, ?, ?, ?, ?, ?)",
                               (line.id, shot.id, lpos, line.character, line.text, line.delivery))
+            if sheet.notes:  # the notes' directions to the crew join the style bible, once each
+                s = self.settings
+                bible = s.style_bible.splitlines()
+                added = [n for n in sheet.notes if n not in bible]
+                if added:
+                    s.style_bible = "\n".join([*bible, *added])[:4000]
+                    c.execute("UPDATE settings SET json = ? WHERE id = 1", (s.model_dump_json(),))
             if sheet.title:
                 s = self.settings
                 if s.title != sheet.title and s.title in ("Untitled", self.root.resolve().name):  # a default

@@ -283,11 +283,12 @@ class InkubatorApp(App):
             self.slash(text)
             return
         self.query_one(ChatPane).add("director", text)
-        self.send(text)
+        self.send(text, notes=True)
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, notes: bool = False) -> None:
         def job(token: CancelToken) -> None:
-            reply = self.conversation.send(text, on_token=lambda t: self.post_message(self.Token(t)), cancel=token)
+            reply = self.conversation.send(text, on_token=lambda t: self.post_message(self.Token(t)), cancel=token,
+                                           notes=notes)
             self.post_message(self.Said("agent", reply.text))
 
         self.start_job("agent", job)
@@ -362,7 +363,7 @@ class InkubatorApp(App):
             self.notify(str(e), severity="error", markup=False)
             return
         self.query_one(ChatPane).add("director", text)
-        self.send(text)
+        self.send(text, notes=True)
 
     def model(self, arg: str) -> None:
         if not arg:
@@ -523,7 +524,7 @@ class InkubatorApp(App):
             return
         text = sample_notes()
         self.query_one(ChatPane).add("director", text)
-        self.send(text)
+        self.send(text, notes=True)
 
     def action_play(self) -> None:
         from . import media
