@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIVE_SHOTS, approve_all, produce_all
-from inkubator_tui.agents import edits
+from inkubator_tui.agents import edits, requests
 from inkubator_tui.agents.conversation import Conversation
 from inkubator_tui.agents.notes import parse_notes
 from inkubator_tui.project.models import BeatSheet, DraftStatus, Step
@@ -24,13 +24,14 @@ SHEET = parse_notes(FIVE_SHOTS)
     ("cut shot 4", [edits.Remove(shot="4")]),
     ("move shot 5 after 1", [edits.Move(shot="5", after="1")]),
     ("move shot 2 before 1", [edits.Move(shot="2", after="")]),
-    ("Mira should whisper the line", [edits.Line(character="Mira", delivery="whispers")]),
+    # Mira speaks in one shot only, so the line op names it (same effect as shot "")
+    ("Mira should whisper the line", [edits.Line(shot="4", character="Mira", delivery="whispers")]),
     ("give me two alternatives for the opening", [edits.Alternatives(shots=["1"], count=2)]),
     ("render keyframes for shots 2-3", [edits.Render(step="keyframes", shots=["2", "3"])]),
     ("voice the lines", [edits.Render(step="voice", shots=[])]),
 ])
 def test_requests_become_ops(text, expected):
-    assert edits.rule_ops(text, SHEET) == expected
+    assert requests.understand(text, SHEET) == (expected, "")
 
 
 def test_unclear_requests_get_a_question_not_a_guess(pipe, store):

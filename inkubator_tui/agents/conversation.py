@@ -88,6 +88,8 @@ class Conversation:
             director = self.director()
             turn = director.respond(message, sheet, history, on_token=on_token, cancel=cancel)
             self._card = director.llm.card if turn.source == "model" else None
+            if turn.reply and not turn.ops:
+                return self._say(turn.reply)  # an answer: nothing changes
             return self._act(message, turn.ops, turn.source, sheet, base)
         except edits.EditError as e:
             return self._say(f"{e}.", question=str(e))

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from ..pipeline.backend import CancelToken
 from ..project.models import Angle, BeatSheet, ChatMessage, DialogueLine, Movement, Shot, Size
 from ..prompts import load
-from . import edits
+from . import edits, requests
 from .llm import LLM, OnToken, parse_json
 from .notes import explicit_camera, parse_notes
 
@@ -379,14 +379,17 @@ class Director:
     # -- conversation
     def respond(self, message: str, sheet: BeatSheet, history: list[ChatMessage] | None = None, *,
                 on_token: OnToken | None = None, cancel: CancelToken | None = None) -> Turn:
-        ops = edits.rule_ops(message, sheet)
-        if ops:
+        said = [m.text for m in history or [] if m.role == "director"]
+        ops, answer = requests.understand(message, sheet, said)
+        if answer:
+            return Turn(reply=answer, ops=[], source="rules")
+        if ops and not isinstance(ops[0], edits.Clarify):
             return Turn(reply="", ops=ops, source="rules")
         if self.has_model and self.llm.card.instruct:
             turn = self._model_ops(message, sheet, history or [], on_token, cancel)
             if turn is not None:
                 return turn
-        return Turn(reply="", ops=[edits.Clarify(question=self._question(message, sheet))], source="rules")
+        return Turn(reply="", ops=ops or [edits.Clarify(question=self._question(message, sheet))], source="rules")
 
     @staticmethod
     def _question(message: str, sheet: BeatSheet) -> str:

@@ -46,14 +46,14 @@ SIZE_WORDS: list[tuple[str, Size]] = [
     (r"extreme wide|\bEWS\b|vista", Size.EWS),
     (r"wide shot|wide on|\bWS\b|establishing|long shot|wide angle", Size.WS),
     (r"medium shot|mid shot|\bMS\b|waist[- ]up", Size.MS),
-    (r"over[- ]the[- ]shoulder|\bOTS\b", Size.OTS),
+    (r"over[- ]the[- ]shoulder|over (?:her|his|their|[A-Z][\w\-]+(?:'s|’s)) shoulder|\bOTS\b", Size.OTS),
     (r"\bPOV\b|point of view|through (?:her|his|their) eyes", Size.POV),
     (r"\binsert\b", Size.INSERT),
 ]
 ANGLE_WORDS: list[tuple[str, Angle]] = [
     (r"low[- ]angle|from below|looking up at", Angle.LOW),
+    (r"overhead|top[- ]down|bird'?s[- ]eye|straight down from above", Angle.OVERHEAD),
     (r"high[- ]angle|from above|looking down (?:at|on)", Angle.HIGH),
-    (r"overhead|top[- ]down|bird'?s[- ]eye", Angle.OVERHEAD),
     (r"dutch|canted", Angle.DUTCH),
     (r"aerial|drone shot", Angle.AERIAL),
 ]

@@ -283,7 +283,7 @@ class InkubatorApp(App):
             self.slash(text)
             return
         self.query_one(ChatPane).add("director", text)
-        self.send(text, notes=True)
+        self.send(text)
 
     def send(self, text: str, notes: bool = False) -> None:
         def job(token: CancelToken) -> None:
