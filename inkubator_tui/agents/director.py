@@ -77,7 +77,8 @@ def talk_seconds(shot: Shot) -> float:
     return sum(len(d.text.split()) / 2.5 + 0.5 for d in shot.dialogue)
 
 
-def fill_schema(explicit: dict[str, str], names: list[str] | None = None, min_seconds: float = 0) -> dict:
+def fill_schema(explicit: dict[str, str], names: list[str] | None = None, min_seconds: float = 0,
+                duration: float | None = None) -> dict:
     """Enums for everything: framing (a single value where the notes said it),
     durations long enough for the shot's lines, characters from the notes, and
     a bounded image prompt — so the worst answer still fits in max_tokens."""
@@ -85,6 +86,8 @@ def fill_schema(explicit: dict[str, str], names: list[str] | None = None, min_se
         return {"enum": [explicit[key]] if key in explicit else values}
 
     durations = [d for d in DURATIONS if d >= min_seconds] or [DURATIONS[-1]]
+    if duration is not None:  # the notes said how long ("hold three seconds"): not the model's choice
+        durations = [int(duration) if float(duration).is_integer() else duration]
     names = names or []
     return {
         "type": "object",
@@ -125,7 +128,9 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
         return None, f"bad field: {e}"
     if not 0 < duration <= 120:
         return None, f"duration {duration} out of range"
-    if duration < talk_seconds(shot):
+    if "duration_s" in shot.pinned:
+        duration = shot.duration_s  # the director's own words win
+    elif duration < talk_seconds(shot):
         return None, f"{duration:g}s is too short for the shot's lines"
     for key, value in (("size", size), ("angle", angle), ("movement", movement)):
         if key in explicit and value.value != explicit[key]:
@@ -147,7 +152,7 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
         return None, "image_prompt is not about this shot"
     # Characters stay grounded: whoever speaks or is named always stays; the model
     # may only keep or drop the ones the rules inferred (from "she", "his", ...).
-    required = {d.character for d in shot.dialogue} | {
+    required = {d.character for d in shot.dialogue if d.character} | {
         c for c in shot.characters if re.search(r"\b" + re.escape(c) + r"\b", shot.action, re.I)}
     characters = [c for c in shot.characters if c in required or c in named]
     return {"size": size, "angle": angle, "movement": movement, "duration_s": duration,
@@ -161,7 +166,7 @@ def _fill_prompt(shot: Shot, names: list[str], rotation: int = 0, examples: int 
     chosen = [pool[(rotation + k) % len(pool)] for k in range(min(examples, len(pool)))]
     lines = [f"Shot: {shot.action}"]
     if shot.dialogue:
-        lines.append("Dialogue: " + " ".join(f'{dl.character}: "{dl.text}"' for dl in shot.dialogue))
+        lines.append("Dialogue: " + " ".join(f'{dl.character or "?"}: "{dl.text}"' for dl in shot.dialogue))
     lines.append(f"Characters: {', '.join(names) or 'none'}")
     return "\n\n".join([header, *chosen, "\n".join(lines)]) + "\n"
 
@@ -209,7 +214,7 @@ def check_scene(answer: Any, rules: BeatSheet, lines: dict[str, DialogueLine]) -
         used += ids
         chars = list(raw.get("characters") or [])
         for x in ids:
-            if lines[x].character not in chars:
+            if lines[x].character and lines[x].character not in chars:
                 chars.append(lines[x].character)
         try:
             shot = Shot(scene=raw.get("scene", 1), number=str(i + 1), size=raw["size"], angle=raw["angle"],
@@ -336,7 +341,8 @@ class Director:
 
     def _fill(self, shot: Shot, names: list[str], seed: int, on_token, cancel, result: DraftResult) -> None:
         explicit = explicit_camera(shot.action)
-        schema = fill_schema(explicit, names, talk_seconds(shot))
+        schema = fill_schema(explicit, names, talk_seconds(shot),
+                             shot.duration_s if "duration_s" in shot.pinned else None)
         prompt = _fill_prompt(shot, names, rotation=int(shot.number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or 0))
         for attempt in range(2):  # validate; retry once; then keep the rule values
             reply = self._generate(prompt, schema, seed + attempt, on_token, cancel, result)
@@ -360,7 +366,7 @@ class Director:
         schema = scene_schema(names, list(lines), [s.number for s in rules.scenes])
         facts = ["Scenes: " + "; ".join(f"{s.number}: {s.heading or 'untitled'}" for s in rules.scenes),
                  "Characters: " + (", ".join(names) or "none"),
-                 "Lines (refer to them by id):"] + [f'  {k}: {v.character}: "{v.text}"' for k, v in lines.items()]
+                 "Lines (refer to them by id):"] + [f'  {k}: {v.character or "?"}: "{v.text}"' for k, v in lines.items()]
         messages = [{"role": "system", "content": load("plan_scene.md")},
                     {"role": "user", "content": f"Notes:\n{notes.strip()}\n\n" + "\n".join(facts)}]
         for attempt in range(2):
