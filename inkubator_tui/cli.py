@@ -127,7 +127,7 @@ def _sheet_table(sheet: BeatSheet, title: str = ""):
     for col in ("Shot", "Scene", "Size", "Angle", "Move", "Dur", "Action", "Dialogue"):
         table.add_column(col, overflow="fold")
     for s in sheet.shots:
-        dialogue = "\n".join(f"{dl.character}: {dl.text}" for dl in s.dialogue)
+        dialogue = "\n".join(f"{dl.character or '?'}: {dl.text}" for dl in s.dialogue)
         table.add_row(s.number, str(s.scene), s.size.value, s.angle.value, s.movement.value, f"{s.duration_s:g}s",
                       s.action, dialogue)
     return table
@@ -144,6 +144,7 @@ def cmd_new(args) -> int:
 
 def cmd_beats(args) -> int:
     from .pipeline.backend import CancelToken, Job
+    from .agents.notes import open_questions, speaker_question
     from .pipeline.pipeline import shot_json
     from .pipeline.registry import Registry
 
@@ -165,13 +166,18 @@ def cmd_beats(args) -> int:
     if agent.get("rejected") and not args.json:
         print(f"note: {len(agent['rejected'])} model answer(s) failed validation; rule values kept for those",
               file=sys.stderr)
+    questions = [speaker_question(shot, line) for shot, _, line in open_questions(sheet)]
     if args.json:
         print(json.dumps({"title": sheet.title, "backend": backend.info().name, "agent": agent or None,
                           "scenes": [s.model_dump() for s in sheet.scenes],
                           "characters": [c.name for c in sheet.characters],
-                          "shots": [shot_json(s) for s in sheet.shots]}, indent=2))
+                          "looks": {c.name: c.look for c in sheet.characters if c.look},
+                          "shots": [shot_json(s) for s in sheet.shots],
+                          "notes": list(sheet.notes), "questions": questions}, indent=2))
     else:
         _console().print(_sheet_table(sheet, f"{sheet.title or Path(args.notes).name} — {backend.info().name}"))
+        for q in questions:  # lines the notes leave unattributed: answered in `inkubator chat` or the app
+            print(f"? {q}")
     return EXIT_OK
 
 

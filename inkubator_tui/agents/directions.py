@@ -38,7 +38,8 @@ CREW_NOTE = re.compile(
     r"note|notes|ref|refs|reference|references|vibe|feel|vo|wardrobe|props?|edit|editor|director'?s?\s+note)"
     r"\s*[:\-–—]|no\s+music|silence\s+under|all\s+of\s+this|throughout|overall|tone\s+is|"
     r"(?:very|quite|really|super|kinda)\s+\w+\s+(?:and|,)\s+\w+\s*\.?$|don'?t\s+|do\s+not\s+|avoid\s+|"
-    r"remember\s+|important\s*:|nb\s*:|n\.b\.)", re.I)
+    r"remember\s+|important\s*:|nb\s*:|n\.b\.|(?:hi|hey|hello|dear)\b.{0,40}(?:all|team|everyone|folks|guys)\b|"
+    r"notes?\s+(?:from|for|on)\s+(?:the|this|today|yesterday|our)|(?:thanks|cheers|best|regards)\b)", re.I)
 
 
 @dataclass

@@ -382,6 +382,10 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
             prev.lines = b.lines  # a line right after its speaker's action plays in that shot
             prev.transition = b.transition or prev.transition
             continue
+        if prev and b.lines and not b.text and prev.lines and prev.lines[-1].character and all(
+                dl.character == prev.lines[-1].character for dl in b.lines):
+            prev.lines += b.lines  # "…," Noor says. "…" — one speaker going on, one shot
+            continue
         if b.lines and not b.text:
             who = b.lines[0].character or "Someone"
             b.text = f"{who} {b.lines[0].delivery if b.lines[0].delivery and ' ' not in b.lines[0].delivery else 'speaks'}."

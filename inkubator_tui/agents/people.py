@@ -203,7 +203,7 @@ class Cast:
         if role:
             person.roles.add(role)
         if look and not person.look:
-            person.look = look[:400]
+            person.look = re.sub(r"\s+", " ", look).strip()[:400]
         if gender:
             person.votes[gender] += weight
         person.first = min(person.first, at) if person.first or at else at

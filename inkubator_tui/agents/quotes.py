@@ -296,8 +296,9 @@ class Attributor:
                 found = self.cast.get(self.last_speakers[-1])  # "…," he says. "…" — he goes on
                 how = "continued"
             if found is None and adjacent and len(self.last_speakers) >= 2:
-                a, b = self.last_speakers[-2:]
-                if a != b and "?" not in (a, b):  # an exchange: the turns alternate
+                b = self.last_speakers[-1]
+                a = next((n for n in reversed(self.last_speakers[:-1]) if n != b), "?")
+                if "?" not in (a, b):  # an exchange: the turns alternate
                     found = self.cast.get(a)
                     how = "turn"
             if found is None and not before.strip():
@@ -315,7 +316,16 @@ class Attributor:
             elif isinstance(found, Person):
                 att.speaker = found.name
                 att.why = how
-                if how == "before":
+                if how == "before" and before.rstrip().endswith(":"):
+                    # "Beatrix, furious:" / "Lionel (quietly):" — the aside is how it is said; a clause
+                    # with its own verb ("Teo doesn't look up:") stays in the action
+                    aside = re.match(r"\s*[\w'’.\-]+(?:\s[A-Z][\w'’\-]*)?\s*(?:,\s*([^,:]{1,60}?)|\(([^)]{1,60})\))\s*:\s*$",
+                                     before)
+                    att.delivery = (aside.group(1) or aside.group(2)).strip() if aside else ""
+                    bare = re.fullmatch(r"\s*[\w'’.\-]+(?:\s[A-Z][\w'’\-]*)?\s*(?:,[^,:]{1,60}|\([^)]{1,60}\))?\s*:\s*",
+                                        before)
+                    att.span = (clause_start if bare or aside else q.start, q.end)
+                elif how == "before":
                     verb = re.search(r"([a-z]+)\W*$", before)
                     att.delivery = _delivery(verb.group(1) if verb else "")
                     att.span = (clause_start + self._attribution_start(before), q.end)

@@ -400,8 +400,10 @@ def shot_json(shot: Shot) -> dict[str, Any]:
     return {"id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
             "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
             "action": shot.action, "characters": list(shot.characters),
-            "dialogue": [{"character": dl.character, "text": dl.text} for dl in shot.dialogue],
-            "image_prompt": shot.image_prompt}
+            "dialogue": [{"character": dl.character, "text": dl.text, "delivery": dl.delivery,
+                          **({"candidates": list(dl.candidates)} if not dl.character else {})}
+                         for dl in shot.dialogue],
+            "image_prompt": shot.image_prompt, "transition": shot.transition, "notes": shot.notes}
 
 
 # One mark per step status, shared by the CLI table and the app (Rich markup).
