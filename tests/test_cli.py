@@ -66,7 +66,8 @@ def test_produce_approve_all_makes_the_animatic_and_second_run_does_nothing(tmp_
     status = json.loads(out)
     shots = status["shots"]
     assert len(shots) == 3
-    assert shots[1]["dialogue"] == [{"character": "Mira", "text": "Come on, little one."}]
+    # additive contract: delivery joined character and text
+    assert shots[1]["dialogue"] == [{"character": "Mira", "text": "Come on, little one.", "delivery": "whispers"}]
     # camera language from the notes binds the agent: "Close on" and "Slow push in"
     assert shots[2]["movement"] == "dolly-in" and shots[1]["size"] == "CU"
     for s in shots:
