@@ -315,3 +315,23 @@ async def test_help_and_doctor_are_one_key_away(store):
         await pilot.press("f1")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_bracketed_paste_with_carriage_returns_keeps_every_line_and_asks_who(store):
+    """tmux paste-buffer -p sends line breaks as CR: all lines arrive, and an unattributed
+    line becomes the agent's question in the chat."""
+    app, pipe, _ = make_app(store)
+    notes = "INT. CORRIDOR - NIGHT\r\rAna and Mira wait outside the ward.\rShe says \"Not here.\"\r"
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        note = app.query_one(NoteInput)
+        note.post_message(events.Paste(notes))
+        await pilot.pause()
+        assert note.value.startswith("⟨3 lines⟩")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Who says “Not here.” in shot 2 — Ana or Mira?" in chat_text(app).replace("\n", " ")
+        note.value = "Mira"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Mira says “Not here.”" in chat_text(app).replace("\n", " ")

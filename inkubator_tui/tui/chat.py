@@ -43,10 +43,11 @@ class NoteInput(Input):
 
     def _on_paste(self, event: events.Paste) -> None:
         # Textual also runs Input's own handler (first line only) unless prevented.
-        if "\n" in event.text.strip():
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n")  # bracketed paste sends CRs
+        if "\n" in text.strip():
             event.prevent_default()
             event.stop()
-            self.show_block(event.text)
+            self.show_block(text)
 
     def remember(self, text: str) -> None:
         if text and (not self.history or self.history[-1] != text):

@@ -43,7 +43,7 @@ def sheet_text(sheet: BeatSheet) -> Text:
         out.append(f"{s.size.value} · {s.angle.value} · {s.movement.value} · {s.duration_s:g}s\n", style="bold")
         out.append(f"     {s.action}\n")
         for d in s.dialogue:
-            out.append(f"     {d.character}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else "") + "\n",
+            out.append(f"     {d.character or '? (who says this?)'}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else "") + "\n",
                        style="italic")
     return out
 
