@@ -132,14 +132,16 @@ def score_note(sheet: BeatSheet, spec: dict, name: str, score: Score) -> None:
                                                                      f"(want {lo}–{hi})")
 
 
-def run(label: str, draft) -> Score:
+def run(label: str, draft, limit: int | None = None) -> Score:
     score = Score()
-    for path, text, spec in corpus():
+    for path, text, spec in corpus()[:limit]:
         t0 = time.perf_counter()
         sheet = draft(text)
         score.seconds += time.perf_counter() - t0
         score.notes += 1
         score_note(sheet, spec, path.name, score)
+        if label != "rules":
+            print(f"  {label}: {path.name} {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return score
 
 
@@ -165,10 +167,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="store_true", help="also score the embedded model (per-shot fill)")
     ap.add_argument("--verbose", "-v", action="store_true", help="list every miss")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N notes (the model takes ~25 s a note)")
     args = ap.parse_args()
     from inkubator_tui.agents.notes import parse_notes
 
-    scores = {"rules": run("rules", parse_notes)}
+    scores = {"rules": run("rules", parse_notes, args.limit)}
     if args.model:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from inkubator_tui.agents.backend import make_llm
@@ -176,8 +179,8 @@ def main() -> int:
         from inkubator_tui.config import load_config
 
         director = Director(make_llm(load_config().config, "llama"))
-        scores["embedded model"] = run("model", lambda text: director.draft(text).sheet)
-    print(f"{len(corpus())} notes in {CORPUS.relative_to(ROOT)}")
+        scores["embedded model"] = run("model", lambda text: director.draft(text).sheet, args.limit)
+    print(f"{len(corpus()[:args.limit])} notes in {CORPUS.relative_to(ROOT)}")
     print(table(scores))
     if args.verbose:
         for lab, s in scores.items():

@@ -195,7 +195,7 @@ def test_status_contract(pipe, store):
     shot = st["shots"][3]
     assert set(shot) >= {"id", "number", "size", "angle", "movement", "duration_s", "action", "characters",
                          "dialogue", "steps"}
-    assert shot["dialogue"] == [{"character": "Mira", "text": "It works."}]
+    assert shot["dialogue"] == [{"character": "Mira", "text": "It works.", "delivery": ""}]  # additive: delivery
     assert shot["steps"] == {"beats": "approved", "keyframes": "pending", "motion": "todo", "voice": "todo",
                              "animatic": "todo"}
     assert st["shots"][0]["steps"]["voice"] == "n/a"
