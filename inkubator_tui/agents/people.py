@@ -321,7 +321,7 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
     cast = Cast(lowercase=lowercase)
     body = _mask_quotes(text, quotes)
     for name in declared or []:
-        m = re.match(rf"^\s*(.+?)\s*(?:\((.+)\))?\s*$", name)
+        m = re.match(r"^\s*(.+?)\s*(?:\((.+)\))?\s*$", name)
         if m:
             _add_titled(cast, m.group(1), look=m.group(2) or "", at=0)
     for name in cues or []:
@@ -366,7 +366,6 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
             continue
         if len(name.split()) == 2 and name.split()[1] in NOT_NAMES:
             name = first
-        role, gender = TITLES[tkey]
         _add_titled(cast, f"{title}{dot} {name}", at=m.start())
     # Roles: "her brother Kofi", "a young woman, Ilse".
     for rx in (ROLE_NAME, APPOSITIVE_BEFORE):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, WORD, Cast, Person
+from .people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, Cast, Person
 
 DOUBLE_MARKS = "\"“”„«»"
 OPENING_SINGLE = "‘"
@@ -57,7 +57,7 @@ DELIVERY_WORDS = {"whisper": "whispers", "shout": "shouts", "yell": "shouts", "s
                   "cried": "cries", "snap": "snaps", "hiss": "hisses", "sob": "sobs", "laugh": "laughs",
                   "plead": "pleads", "snarl": "snarls", "growl": "growls", "bark": "barks", "stammer": "stammers",
                   "stutter": "stammers", "sigh": "sighs", "deadpan": "deadpans", "breathe": "breathes",
-                  "bellow": "shouts", "roar": "shouts", "scream": "screams", "whimper": "whimpers",
+                  "bellow": "shouts", "roar": "shouts", "whimper": "whimpers",
                   "croak": "croaks", "rasp": "rasps", "gasp": "gasps", "sneer": "sneers", "chuckle": "laughs",
                   "giggle": "laughs", "wail": "wails", "groan": "groans", "moan": "moans", "purr": "purrs"}
 
@@ -446,8 +446,7 @@ class Attributor:
             # "Kofi says" (subject first) or "asks Pell" / "says the old man" (verb first)
             if (not pre and first.kind in ("name", "pronoun", "role")) or (
                     re.fullmatch(r"[a-z]+(?:\s+[a-z]+ly)?", pre) and first.kind in ("name", "role")):
-                if first.kind == "pronoun" and first.gender is not None and first.gender is not None \
-                        and _pronoun_is_object(clause, first):
+                if first.kind == "pronoun" and _pronoun_is_object(clause, first):
                     return None, 0
                 found = self.resolve(first)
                 end = re.match(r"\s*,?\s*", after).end() + len(clause)
@@ -531,6 +530,3 @@ def _delivery(words: str) -> str:
             return hit
     return ""
 
-
-def is_person_word(word: str) -> bool:
-    return bool(re.fullmatch(WORD, word))

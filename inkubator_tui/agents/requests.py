@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..project.models import Angle, BeatSheet, Movement, Shot, Size
-from .quotes import find_quotes
+from .quotes import DELIVERY_WORDS, find_quotes
 from .edits import (ANGLE_WORDS, MOVE_WORDS, Add, Alternatives, Change, Clarify, Line, Move, Remove, Render,
                     ShotChanges, _first)
 
@@ -64,12 +64,9 @@ class _QMatch:
 
 
 QUOTED = _Quoted()
-DELIVERIES = {"whisper": "whispers", "shout": "shouts", "yell": "shouts", "scream": "screams", "mutter": "mutters",
-              "murmur": "murmurs", "sing": "sings", "cry": "cries", "cries": "cries", "snap": "snaps",
-              "hiss": "hisses", "sob": "sobs", "laugh": "laughs", "plead": "pleads", "growl": "growls",
-              "bark": "barks", "sigh": "sighs", "stammer": "stammers", "deadpan": "deadpans",
-              "softly": "softly", "quietly": "quietly", "louder": "louder", "angrily": "angrily",
-              "slowly": "slowly", "flatly": "flatly", "gently": "gently"}
+# The notes' speech verbs (one table for both), plus the adverbs directors use in requests.
+DELIVERIES = {**DELIVERY_WORDS, "cry": "cries", "softly": "softly", "quietly": "quietly", "louder": "louder",
+              "angrily": "angrily", "slowly": "slowly", "flatly": "flatly", "gently": "gently"}
 REMOVE_VERBS = r"cut|remove|delete|drop|lose|kill|ditch|scrap|get\s+rid\s+of|take\s+out|bin"
 RENDER_STEPS = {"keyframe": "keyframes", "keyframes": "keyframes", "frames": "keyframes", "images": "keyframes",
                 "image": "keyframes", "boards": "keyframes", "board": "keyframes", "storyboards": "keyframes",
@@ -337,7 +334,7 @@ def _targets(clause: str, sheet: BeatSheet, ctx: Context, *, strip: str = "") ->
 
 
 _CAMERA_TALK = re.compile(
-    r"\b(?:make|give|put|shoot|set|change|go|lock|should|be|could|would|want|need|need|please|on|in|it|an?|"
+    r"\b(?:make|give|put|shoot|set|change|go|lock|should|be|could|would|want|need|please|on|in|it|an?|"
     r"low|high|angle|overhead|aerial|dutch|canted|handheld|static|locked|off|push|pull|slow|slowly|fast|dolly|"
     r"crane|up|down|pan|across|tilt|track|tracking|with|zoom|wider|tighter|closer|looser|extreme|medium|close-?up|"
     r"mm|seconds?|secs?|lens|duration|long|longer|shorter|seconds|version|versions|alternatives?|options?|render|"
@@ -487,8 +484,6 @@ def _changes(clause: str, sheet: BeatSheet) -> dict:
         out["movement"] = move
     elif re.search(r"\b(?:static|lock(?:ed)?\s+(?:it\s+)?off|locked[- ]off|still\s+camera|tripod)\b", work):
         out["movement"] = Movement.STATIC
-    if out.get("angle") == Angle.OVERHEAD and out.get("size") is None and "overhead" in work:
-        pass
     return out
 
 
