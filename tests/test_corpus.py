@@ -45,6 +45,7 @@ def test_notes_corpus_meets_the_goals():
         assert score.rate(key) >= goal, f"{key} {score.rate(key):.1%} < {goal:.0%}\n{misses}"
     assert score.rate("unknown flagged") == 1.0, misses  # ambiguous lines are asked about, not guessed
     assert score.rate("signs kept out") == 1.0, misses
+    assert score.rate("looks") >= 0.85, misses  # what people wear or look like, for consistent keyframes
 
 
 def test_requests_corpus_meets_the_goals():
@@ -132,6 +133,15 @@ def test_titles_merge_and_directions_are_not_shots():
     assert last.duration_s == 3 and last.transition == "smash cut to white" and "duration_s" in last.pinned
     assert not any("Hold for" in s.action or "Keep it" in s.action for s in sheet.shots)
     assert "Keep it warm and quiet." in last.notes + " ".join(sheet.notes)
+
+
+def test_looks_come_from_what_the_notes_say_people_wear():
+    sheet = parse_notes("Dr. Amsel sits on the edge of the bed in a grey coat she never took off.\n"
+                        "Reyes closes the file and takes his coat from the hook.\n"
+                        'Lionel (quietly): "Half of it."')
+    assert sheet.character("Amsel").look == "a grey coat"
+    assert sheet.character("Reyes").look == "", "taking a coat off a hook is not wearing it"
+    assert sheet.character("Lionel").look == "", "(quietly) is a delivery, not a look"
 
 
 def test_signage_stays_in_the_action():

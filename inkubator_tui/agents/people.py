@@ -394,7 +394,9 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
         if role:
             person.roles.update(w for w in head[:4] if w not in {"a", "an", "the", "his", "her", "their"})
     for m in INTRO_PAREN.finditer(body):
-        name, look = m.group(1), m.group(2).strip()
+        name, look = m.group(1), re.sub(r"^in\s+", "", m.group(2).strip())
+        if re.fullmatch(r"[a-z]+ly|[a-z]+|beat|pause|V\.O\.|O\.S\.|CONT'D", look):
+            continue  # "(quietly)" is how a line is said, not how someone looks
         if name.isupper() and name not in CAPS_NOT_NAMES or cast.get(name):
             cast.add(name, look=look, at=m.start())
     # Screenplay convention: a character's first appearance in CAPITALS.
@@ -410,8 +412,45 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
     if not lowercase:
         _title_case_names(cast, body, starts)
     _gender_from_pronouns(cast, body)
+    _looks_from_clothes(cast, body)
     cast.people.sort(key=lambda p: p.first)
     return cast
+
+
+APPEARANCE = ("coat|raincoat|overcoat|greatcoat|trenchcoat|jacket|parka|anorak|blazer|cardigan|sweater|jumper|"
+              "hoodie|shirt|t-shirt|blouse|vest|waistcoat|suit|uniform|dress|gown|robe|kimono|sari|apron|overalls|"
+              "dungarees|pyjamas|pajamas|leotard|skirt|trousers|jeans|shorts|braces|suspenders|hat|cap|beanie|"
+              "bonnet|helmet|hood|headscarf|scarf|shawl|veil|turban|hijab|headphones|glasses|spectacles|sunglasses|"
+              "goggles|mask|boots|trainers|sneakers|sandals|heels|gloves|necklace|earrings|backpack|satchel|"
+              "hair|beard|moustache|mustache|braid|braids|ponytail|tattoo|tattoos|scar|cane|wheelchair|crutches")
+_NOT_MODIFIERS = (r"(?:and|or|but|in|on|off|into|onto|at|to|of|from|with|by|the|a|an|his|her|their|its|takes|took|"
+                  r"pulls|pulling|puts|putting|wears|removes|removing|grabs|grabbing|holds|holding|drops|"
+                  r"dropping|adjusts|adjusting|tugs|straightens|who|that|while|as|is|was)\b")
+_LOOK_PHRASE = re.compile(
+    rf"(?:\b(?:in|wearing|with|under|sporting)\s+|,\s*)((?:(?:a|an|his|her|their|the|one|two)\s+)?"
+    rf"(?:(?!{_NOT_MODIFIERS})[\w\-]+\s+){{0,3}}?(?:{APPEARANCE}))\b", re.I)
+
+
+def _looks_from_clothes(cast: Cast, body: str) -> None:
+    """What a person wears or looks like, from the sentences that introduce them alone
+    (`Amsel sits on the bed in a grey coat`, `… tied back, white hair`): keyframes keep it."""
+    seen: dict[str, list[str]] = {}
+    for m in _SENT.finditer(body):
+        sentence = m.group(0)
+        people = {p.name: p for _, _, p in cast.mentions(sentence)}
+        if len(people) != 1:
+            continue
+        person = next(iter(people.values()))
+        found = seen.setdefault(person.name, [])
+        for lm in _LOOK_PHRASE.finditer(sentence):
+            phrase = re.sub(r"^(?:his|her|their|the)\s+", "", lm.group(1).strip())
+            phrase = re.sub(r"\s+", " ", phrase)
+            if phrase.lower() not in (x.lower() for x in found) and phrase.lower() not in person.look.lower():
+                found.append(phrase)
+    for person in cast.people:
+        extra = seen.get(person.name, [])[:4]
+        if extra:
+            person.look = "; ".join(x for x in [person.look, *extra] if x)[:400]
 
 
 def _add_titled(cast: Cast, written: str, *, look: str = "", at: int = 0) -> Person | None:
