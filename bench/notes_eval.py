@@ -62,8 +62,9 @@ class Score:
         return self.hits.get(key, 0) / self.totals[key] if self.totals.get(key) else None
 
 
-def _names(entry: dict) -> set[str]:
-    return {entry["name"].lower(), *(a.lower() for a in entry.get("aliases", []))}
+def _names(entry: dict) -> list[str]:
+    """The name first, then the aliases: a fixed order, so a run scores the same under any hash seed."""
+    return list(dict.fromkeys([entry["name"].lower(), *(a.lower() for a in entry.get("aliases", []))]))
 
 
 def _shot_with(sheet: BeatSheet, phrase: str):
@@ -104,7 +105,7 @@ def score_note(sheet: BeatSheet, spec: dict, name: str, score: Score) -> None:
         for word in c.get("look", []):
             score.add("looks", hit is not None and word.lower() in hit.look.lower(),
                       f"{name}: {c['name']} look lacks “{word}” (got “{hit.look if hit else ''}”)")
-    wanted = set().union(*(_names(c) for c in chars)) if chars else set()
+    wanted = {n for c in chars for n in _names(c)}
     for c in sheet.characters:
         score.add("character precision", c.name.lower() in wanted, f"{name}: extra character {c.name}")
     # camera words

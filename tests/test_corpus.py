@@ -144,6 +144,12 @@ def test_looks_come_from_what_the_notes_say_people_wear():
     assert sheet.character("Lionel").look == "", "(quietly) is a delivery, not a look"
 
 
+def test_a_short_name_and_the_full_name_are_one_person_in_either_order():
+    for note in ('Nadia: "Late again."\nNadia Petrova signs the ledger.',
+                 'Nadia Petrova signs the ledger.\nNadia: "Late again."'):
+        assert [c.name for c in parse_notes(note).characters] == ["Nadia"], note
+
+
 def test_signage_stays_in_the_action():
     sheet = parse_notes('A sign reading "CLOSED" swings in the door. Her phone lights up: "where r u".')
     assert not [dl for s in sheet.shots for dl in s.dialogue]

@@ -115,6 +115,18 @@ PRONOUNS = {"she": "f", "her": "f", "hers": "f", "herself": "f", "he": "m", "him
 SUBJECT_PRONOUNS = {"she": "f", "he": "m", "they": None}
 
 
+def sentences(text: str) -> list[str]:
+    """Sentences and lines of `text` (`Dr.`, `Mrs.` and initials do not end one)."""
+    out, pos = [], 0
+    for m in SENTENCE_END.finditer(text):
+        if text[pos:m.end()].strip():
+            out.append(text[pos:m.end()].strip())
+        pos = m.end()
+    if text[pos:].strip():
+        out.append(text[pos:].strip())
+    return out
+
+
 @functools.cache
 def _guesser():
     """gender-guesser's first-name tables, loaded once, lazily (0.4 s)."""
@@ -193,6 +205,9 @@ class Cast:
             if person is not None:
                 person.aliases.add(person.name)
                 person.name = name  # the short form is how the notes refer to them
+        if person is None and " " in name:
+            # the full name of someone already known by one part of it ("Nadia", then "Nadia Petrova")
+            person = next((p for p in self.people if " " not in p.name and p.name in name.split()), None)
         if person is None:
             person = Person(name=name, first=at)
             self.people.append(person)
@@ -435,8 +450,7 @@ def _looks_from_clothes(cast: Cast, body: str) -> None:
     """What a person wears or looks like, from the sentences that introduce them alone
     (`Amsel sits on the bed in a grey coat`, `… tied back, white hair`): keyframes keep it."""
     seen: dict[str, list[str]] = {}
-    for m in _SENT.finditer(body):
-        sentence = m.group(0)
+    for sentence in sentences(body):
         people = {p.name: p for _, _, p in cast.mentions(sentence)}
         if len(people) != 1:
             continue
@@ -552,15 +566,13 @@ def _title_case_names(cast: Cast, body: str, starts: set[int]) -> None:
                 break
 
 
-_SENT = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 def _gender_from_pronouns(cast: Cast, body: str) -> None:
     """A sentence that names one person and then says `her`/`his` votes for that person's gender;
     so does the next sentence's subject pronoun when nobody else came between."""
     previous: Person | None = None
-    for m in _SENT.finditer(body):
-        sentence = m.group(0)
+    for sentence in sentences(body):
         named = cast.mentions(sentence)
         found = {p.name: p for _, _, p in named}
         after = sentence[named[0][1]:] if named else ""

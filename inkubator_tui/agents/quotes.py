@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, Cast, Person
+from .people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, Cast, Person, sentences
 
 DOUBLE_MARKS = "\"“”„«»"
 OPENING_SINGLE = "‘"
@@ -275,7 +275,7 @@ class Attributor:
             clause_start = max(sent_start, prev_end)
             before = para[clause_start:q.start]
             # action sentences between the previous quote and this one (for pronouns and beats)
-            for sent in _sentences(para[prev_end:clause_start]):
+            for sent in sentences(para[prev_end:clause_start]):
                 self.note_sentence(sent)
             att = Attribution(q, span=(q.start, q.end))
             next_start = quotes[qi + 1].start if qi + 1 < len(quotes) else len(para)
@@ -346,7 +346,7 @@ class Attributor:
             prev_end = q.end + (after_span if how == "after" and att.speaker else 0)
             previous_line_end = prev_end
             last_how = how if att.speaker else ""
-        for sent in _sentences(para[prev_end:]):
+        for sent in sentences(para[prev_end:]):
             self.note_sentence(sent)
         return out
 
@@ -463,7 +463,7 @@ class Attributor:
         """A line standing alone: the person acting in the sentence just before it (same paragraph),
         or, for a paragraph's first words, the sentence just after."""
         between = para[prev_end:q.start]
-        sents = _sentences(between)
+        sents = sentences(between)
         if sents and previous_line_end < 0 or (sents and para[previous_line_end:q.start].strip()):
             last = sents[-1]
             found = self.subject(last)
@@ -473,23 +473,12 @@ class Attributor:
             if len({m.person.name for m in named}) == 1:
                 return named[0].person
         if not between.strip():
-            nxt = _sentences(after)
+            nxt = sentences(after)
             if nxt:
                 found = self.subject(nxt[0])
                 if isinstance(found, Person):
                     return found
         return None
-
-
-def _sentences(text: str) -> list[str]:
-    out, pos = [], 0
-    for m in SENTENCE_END.finditer(text):
-        if text[pos:m.end()].strip():
-            out.append(text[pos:m.end()].strip())
-        pos = m.end()
-    if text[pos:].strip():
-        out.append(text[pos:].strip())
-    return out
 
 
 def _addressed(person: Person, line: str) -> bool:
