@@ -38,32 +38,19 @@ DURATION = re.compile(rf"\b(\d+(?:\.\d+)?|{_NUMW})\s*(?:-|\s)?(?:s|sec|secs|seco
 LENS = re.compile(r"\b(\d{2,3})\s*mm\b", re.I)
 COUNT = re.compile(rf"\b(\d|{_NUMW})\s+(?:more\s+|other\s+|different\s+|new\s+)?(?:alternatives?|versions?|options?|"
                    r"variations?|takes?|alts?)\b", re.I)
-class _Quoted:
-    """The quotation finder the notes use (apostrophes are not quotes), with a re-like face."""
-
-    @staticmethod
-    def search(text: str):
-        q = next(iter(find_quotes(text)), None)
-        return _QMatch(q) if q else None
-
-    @staticmethod
-    def sub(repl, text: str) -> str:
-        out, pos = [], 0
-        for q in find_quotes(text):
-            out += [text[pos:q.start], repl if isinstance(repl, str) else repl(_QMatch(q))]
-            pos = q.end
-        return "".join(out) + text[pos:]
+def _quoted(text: str) -> str | None:
+    """The words of the first quotation (the notes' finder: apostrophes are not quotes)."""
+    q = next(iter(find_quotes(text)), None)
+    return q.text if q else None
 
 
-class _QMatch:
-    def __init__(self, q):
-        self.q = q
-
-    def group(self, i: int = 0) -> str:
-        return self.q.text if i == 1 else f"“{self.q.text}”"
-
-
-QUOTED = _Quoted()
+def _unquoted(text: str) -> str:
+    """`text` with its quotations blanked, so quoted words are not read as the request."""
+    out, pos = [], 0
+    for q in find_quotes(text):
+        out += [text[pos:q.start], " "]
+        pos = q.end
+    return "".join(out) + text[pos:]
 # The notes' speech verbs (one table for both), plus the adverbs directors use in requests.
 DELIVERIES = {**DELIVERY_WORDS, "cry": "cries", "softly": "softly", "quietly": "quietly", "louder": "louder",
               "angrily": "angrily", "slowly": "slowly", "flatly": "flatly", "gently": "gently"}
@@ -186,12 +173,12 @@ SPLIT_STRONG = re.compile(r"\s*(?:;|,?\s+and\s+then\s+|,\s*then\s+|\bthen\s+(?=(
 def split_clauses(text: str, sheet: BeatSheet) -> list[str]:
     """Split on `;`, `then`, `also`, and on `and`/`,` where what follows is a request of its own."""
     hidden: list[str] = []
-
-    def hide(m):
-        hidden.append(m.group(0))
-        return f"\x00{len(hidden) - 1}\x00"
-
-    masked = QUOTED.sub(hide, text)
+    pieces, pos = [], 0
+    for q in find_quotes(text):
+        hidden.append(text[q.start:q.end])
+        pieces += [text[pos:q.start], f"\x00{len(hidden) - 1}\x00"]
+        pos = q.end
+    masked = "".join(pieces) + text[pos:]
     parts: list[str] = []
     for piece in SPLIT_STRONG.split(masked):
         if not piece or not piece.strip():
@@ -323,7 +310,7 @@ def _targets(clause: str, sheet: BeatSheet, ctx: Context, *, strip: str = "") ->
         if ctx.shots:
             return list(ctx.shots)
         raise Unsure(f"Which shot do you mean? {_help(sheet, short=True)}")
-    desc = _CAMERA_TALK.sub(" ", QUOTED.sub(" ", work))
+    desc = _CAMERA_TALK.sub(" ", _unquoted(work))
     if re.search(r"[A-Za-z]{3,}", desc):
         refs = described_refs(desc, sheet, size_words=work)
         if len(refs) == 1:
@@ -346,7 +333,7 @@ _CAMERA_TALK = re.compile(
 def clause_ops(clause: str, sheet: BeatSheet, ctx: Context) -> list:
     """The operations one clause asks for; [] when it asks for nothing this module knows."""
     low = clause.lower()
-    quoted = QUOTED.search(clause)
+    quoted = _quoted(clause)
     names = [c.name for c in sheet.characters]
 
     # "the same in 6": the previous request, on other shots
@@ -441,15 +428,15 @@ def _relative_size(size: Size, direction: int) -> Size:
 
 def _changes(clause: str, sheet: BeatSheet) -> dict:
     low = clause.lower()
-    quoted = QUOTED.search(clause)
+    quoted = _quoted(clause)
     out: dict = {}
     if quoted and re.search(r"\b(?:image\s+)?prompt\b", low):
-        out["image_prompt"] = quoted.group(1)
+        out["image_prompt"] = quoted
         return out
     if quoted and re.search(r"\baction\b|\brewrite\b|\bdescription\b", low):
-        out["action"] = quoted.group(1)
+        out["action"] = quoted
         return out
-    work = QUOTED.sub(" ", low)
+    work = _unquoted(low)
     work = re.sub(r"\b(?:not|no|instead\s+of)\s+(?:a\s+|the\s+)?[\w\-]+(?:\s+(?:in|out|up|down))?", " ", work)
     if m := DURATION.search(work):
         raw = m.group(1).lower()
@@ -489,7 +476,7 @@ def _changes(clause: str, sheet: BeatSheet) -> dict:
 
 def _line(clause: str, sheet: BeatSheet, ctx: Context, names: list[str]) -> Line | None:
     low = clause.lower()
-    quoted = QUOTED.search(clause)
+    quoted = _quoted(clause)
     who = [n for n in names if re.search(rf"(?<![\w]){re.escape(n)}(?:'s|’s)?(?![\w])", clause, re.I)]
     talks_line = re.search(r"\blines?\b|\bsay\b|\bsays\b|\bsound\b|\bdeliver", low)
     delivery = None
@@ -527,7 +514,7 @@ def _line(clause: str, sheet: BeatSheet, ctx: Context, names: list[str]) -> Line
     else:
         raise Unsure(f"Which of {name}'s lines: shot {', '.join(spoken[:-1])} or {spoken[-1]}?")
     return Line(shot=shot, character=name, delivery=delivery if not quoted or delivery else None,
-                text=quoted.group(1) if quoted else None)
+                text=quoted if quoted else None)
 
 
 def _position(clause: str, sheet: BeatSheet, ctx: Context) -> tuple[str, str] | None:
