@@ -20,7 +20,7 @@ from llama_cpp import Llama, LlamaGrammar  # noqa: E402
 
 from inkubator_tui.agents import embedded  # noqa: E402
 from inkubator_tui.agents.backend import make_llm  # noqa: E402
-from inkubator_tui.agents.director import Director, _fill_prompt, fill_schema  # noqa: E402
+from inkubator_tui.agents.director import Director, fill_prompt, fill_schema  # noqa: E402
 from inkubator_tui.agents.notes import explicit_camera, parse_notes  # noqa: E402
 from inkubator_tui.config import load_config  # noqa: E402
 
@@ -44,7 +44,7 @@ def main() -> None:
                  n_threads_batch=config.runtime.threads, verbose=False)
     sheet = parse_notes(SIX_SHOTS)
     shot = sheet.shots[1]
-    prompt = _fill_prompt(shot, [c.name for c in sheet.characters])
+    prompt = fill_prompt(shot, [c.name for c in sheet.characters])
     schema = fill_schema(explicit_camera(shot.action))
     kw = dict(max_tokens=config.llm.max_tokens, temperature=0.7, repeat_penalty=1.3, seed=11,
               stop=["\n\n", "\nShot:"])

@@ -44,6 +44,13 @@ class LLMConfig(_Section):
     repeat_penalty: float = Field(default=1.3, ge=1.0, le=2.0)
     # Chat turns kept verbatim; older ones are folded into a summary line.
     history_tokens: int = Field(default=1200, ge=64, le=100000)
+    # How schema-constrained replies are decoded in-process. auto/guided: llguidance token
+    # masks, forced tokens appended without sampling, the shared prompt prefix kept in the
+    # KV cache; grammar: llama.cpp's own grammar sampler (slower; the fallback).
+    decoding: Literal["auto", "guided", "grammar"] = "auto"
+    # Where a field is one of a few options (size, angle, duration, a name): take the
+    # likeliest ("likely") or draw a sample at the temperature ("sample").
+    choices: Literal["likely", "sample"] = "likely"
 
 
 class KeyframeConfig(_Section):

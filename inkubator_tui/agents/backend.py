@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from functools import cache
 from pathlib import Path
 from typing import ClassVar
@@ -16,8 +17,8 @@ from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progres
 from ..project.assets import sha256_file
 from ..project.models import Step
 from . import embedded
-from .director import Director
-from .llm import LLM, LlamaCppLLM, LLMError, ModelCard, OpenAICompatLLM
+from .director import Director, fill_prefix
+from .llm import LLM, LlamaCppLLM, LLMError, ModelCard, OpenAICompatLLM, warm
 
 
 @cache
@@ -74,7 +75,8 @@ def make_llm(config: Config, kind: str) -> LLM:
     # Without a template llama-cpp-python silently formats chats as llama-2: name one explicitly.
     chat_format = c.chat_format or (None if template else ("gemma" if "gemma" in arch else "chatml"))
     llm = LlamaCppLLM(Path(card.path), card=card, n_ctx=c.n_ctx, n_threads=config.runtime.threads,
-                      n_gpu_layers=c.n_gpu_layers, chat_format=chat_format)
+                      n_gpu_layers=c.n_gpu_layers, chat_format=chat_format, decoding=c.decoding,
+                      choices=c.choices, cache_dir=user_cache_path("inkubator") / "tokenizers")
     # A GGUF that ships a chat template is instruction-tuned; the embedded base model is not.
     llm.card = ModelCard(**{**llm.card.__dict__, "instruct": bool(template)})
     return llm
@@ -87,12 +89,20 @@ class _AgentBeats:
     def __init__(self, config: Config):
         self.config = config
         self.llm: LLM | None = None
+        self._loading = threading.Lock()  # the app prepares in one thread while a job may start in another
 
     def load(self, progress: Progress = no_progress) -> None:
-        if self.llm is None:
-            progress(0.0, "loading the language model")
-            self.llm = make_llm(self.config, self.kind)
-            progress(1.0, f"{self.llm.card.model_id} loaded")
+        with self._loading:
+            if self.llm is None:
+                progress(0.0, "loading the language model")
+                self.llm = make_llm(self.config, self.kind)
+                progress(1.0, f"{self.llm.card.model_id} loaded")
+
+    def prepare(self) -> None:
+        """Load the model and evaluate the per-shot examples now, ahead of the first notes."""
+        director = self.director()
+        if director.chosen_strategy() == "per-shot":
+            warm(self.llm, fill_prefix())
 
     def director(self) -> Director:
         """A director whose model loads only when a request needs it."""
@@ -107,8 +117,10 @@ class _AgentBeats:
 
     def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
         director = self.director()
+        on_shot = (lambda sheet, filled: job.on_partial({"sheet": sheet, "filled": filled})) \
+            if job.on_partial else None
         result = director.draft(job.notes, seed=seed, on_token=job.on_token, cancel=cancel,
-                                progress=progress)
+                                progress=progress, on_shot=on_shot)
         return JobResult(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
                          prompt=job.notes[:4000],
                          parameters={"strategy": result.strategy, "accepted": result.accepted,
@@ -147,7 +159,9 @@ class LlamaBeats(_AgentBeats):
                            licence=card.licence, version="1",
                            parameters={"strategy": c.strategy, "max_tokens": c.max_tokens,
                                        "temperature": c.temperature, "repeat_penalty": c.repeat_penalty,
-                                       "threads": self.config.runtime.threads})
+                                       "threads": self.config.runtime.threads,
+                                       "decoding": c.decoding,
+                                       "choices": c.choices})
 
 
 class ServerBeats(_AgentBeats):

@@ -61,8 +61,10 @@ class Conversation:
         return self.store.sheet(), (approved[-1] if approved else None)
 
     def send(self, message: str, *, on_token: Callable[[str], None] | None = None,
-             cancel: CancelToken | None = None, notes: bool = False) -> Reply:
-        """One director message. `notes=True` says it is notes (a file sent with /notes)."""
+             cancel: CancelToken | None = None, notes: bool = False,
+             on_partial: Callable[[dict], None] | None = None) -> Reply:
+        """One director message. `notes=True` says it is notes (a file sent with /notes);
+        `on_partial` sees a new beat sheet as it drafts ({"sheet", "filled"})."""
         message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not message:
             raise ProjectError("the message is empty")
@@ -71,14 +73,15 @@ class Conversation:
         sheet, base = self.base()
         if sheet is None or not sheet.shots:
             # No shot list yet: the message is the notes.
-            report = self.pipeline.draft_beats(message, source="chat", cancel=cancel, on_token=on_token)
+            report = self.pipeline.draft_beats(message, source="chat", cancel=cancel, on_token=on_token,
+                                               on_partial=on_partial)
             return self._answer_notes(report)
         pending = self._pending(history)
         try:
             if pending.get("kind") == "notes" and not notes:
                 choice = _replace_or_add(message)
                 if choice:
-                    return self._new_notes(pending["text"], choice, sheet, base, cancel, on_token)
+                    return self._new_notes(pending["text"], choice, sheet, base, cancel, on_token, on_partial)
             if pending.get("kind") == "speaker" and not notes:
                 op = _speaker_answer(message, pending, sheet)
                 if op is not None:
@@ -120,9 +123,11 @@ class Conversation:
                     f"Answer “replace” or “add”.")
         return self._say(question, question=question, data={"pending": {"kind": "notes", "text": notes}})
 
-    def _new_notes(self, notes: str, choice: str, sheet: BeatSheet, base: Draft | None, cancel, on_token) -> Reply:
+    def _new_notes(self, notes: str, choice: str, sheet: BeatSheet, base: Draft | None, cancel, on_token,
+                   on_partial=None) -> Reply:
         if choice == "replace":
-            report = self.pipeline.draft_beats(notes, source="chat", cancel=cancel, on_token=on_token)
+            report = self.pipeline.draft_beats(notes, source="chat", cancel=cancel, on_token=on_token,
+                                               on_partial=on_partial)
             return self._answer_notes(report)
         added = self.director().draft(notes, cancel=cancel, on_token=on_token).sheet
         new, said = append_scenes(sheet, added)

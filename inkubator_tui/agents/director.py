@@ -27,7 +27,7 @@ from ..pipeline.backend import CancelToken
 from ..project.models import Angle, BeatSheet, ChatMessage, DialogueLine, Movement, Shot, Size
 from ..prompts import load
 from . import edits, requests
-from .llm import LLM, OnToken, parse_json
+from .llm import LLM, OnToken, parse_json, warm
 from .notes import explicit_camera, parse_notes
 
 STOPWORDS = set("the a an and or of on in at to from with into onto as is are his her their its this that then "
@@ -66,6 +66,16 @@ class Turn:
     ops: list = field(default_factory=list)
     source: str = "rules"  # "rules" | "model"
     question: str = ""
+
+
+OnShot = Callable[[BeatSheet, int], None]
+
+
+def shot_line(shot: Shot, index: int, total: int) -> str:
+    """What a person reads while a sheet drafts: 'shot 3 of 8: WS, low, pan — “Mira waits…”'."""
+    said = f" “{shot.dialogue[0].text[:40]}”" if shot.dialogue else ""
+    return (f"shot {index} of {total}: {shot.size.value}, {shot.angle.value}, {shot.movement.value} — "
+            f"{shot.action[:60]}{said}")
 
 
 # ---- per-shot fill -------------------------------------------------------------
@@ -159,16 +169,20 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
             "characters": characters, "image_prompt": prompt}, ""
 
 
-def _fill_prompt(shot: Shot, names: list[str], rotation: int = 0, examples: int = 3) -> str:
-    """Header + a rotating window of few-shot examples (a base model copies the
-    last example it saw, so no single example sits last every time) + the shot."""
-    header, *pool = [b.strip() for b in load("fill_shot.txt").strip().split("\n\n")]
-    chosen = [pool[(rotation + k) % len(pool)] for k in range(min(examples, len(pool)))]
+def fill_prefix() -> str:
+    """The header and every few-shot example, always in the same order: the part of
+    each shot's prompt that stays in the KV cache from one shot to the next."""
+    return load("fill_shot.txt").strip() + "\n\n"
+
+
+def fill_prompt(shot: Shot, names: list[str]) -> str:
+    """The cached prefix and this shot. (A base model copies the example it saw
+    last; `check_fill` rejects copies, which are rare with six examples.)"""
     lines = [f"Shot: {shot.action}"]
     if shot.dialogue:
         lines.append("Dialogue: " + " ".join(f'{dl.character or "?"}: "{dl.text}"' for dl in shot.dialogue))
     lines.append(f"Characters: {', '.join(names) or 'none'}")
-    return "\n\n".join([header, *chosen, "\n".join(lines)]) + "\n"
+    return fill_prefix() + "\n".join(lines) + "\n"
 
 
 # ---- whole-scene planning ----------------------------------------------------------
@@ -298,11 +312,16 @@ class Director:
 
     # -- notes → sheet
     def draft(self, notes: str, *, title: str = "", seed: int = 0, on_token: OnToken | None = None,
-              cancel: CancelToken | None = None,
-              progress: Callable[[float, str], None] | None = None) -> DraftResult:
+              cancel: CancelToken | None = None, progress: Callable[[float, str], None] | None = None,
+              on_shot: OnShot | None = None) -> DraftResult:
+        """Notes → beat sheet. `on_shot(sheet, filled)` sees the sheet as it grows: the
+        rules' shots at once (before the model loads), then again after each shot the
+        model fills, so a watcher shows shots while the rest are being filled."""
         t0 = time.perf_counter()
         progress = progress or (lambda f, m: None)
         rules = parse_notes(notes, title=title)
+        show = (lambda filled: on_shot(rules.model_copy(deep=True), filled)) if on_shot else (lambda filled: None)
+        show(0)
         strategy = self.chosen_strategy()
         result = DraftResult(sheet=rules, strategy=strategy)
         if not self.has_model or not rules.shots:
@@ -319,9 +338,14 @@ class Director:
                 strategy = "per-shot"
         if strategy == "per-shot":
             names = [c.name for c in rules.characters]
+            progress(0.0, "reading the examples")
+            warm(self.llm, fill_prefix())
             for i, shot in enumerate(rules.shots):
-                progress(i / len(rules.shots), f"shot {shot.number}")
                 self._fill(shot, names, seed + i * 101, on_token, cancel, result)
+                progress((i + 1) / len(rules.shots), shot_line(shot, i + 1, len(rules.shots)))
+                show(i + 1)
+        elif result.accepted:
+            show(len(result.sheet.shots))
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -343,7 +367,7 @@ class Director:
         explicit = explicit_camera(shot.action)
         schema = fill_schema(explicit, names, talk_seconds(shot),
                              shot.duration_s if "duration_s" in shot.pinned else None)
-        prompt = _fill_prompt(shot, names, rotation=int(shot.number.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or 0))
+        prompt = fill_prompt(shot, names)
         for attempt in range(2):  # validate; retry once; then keep the rule values
             reply = self._generate(prompt, schema, seed + attempt, on_token, cancel, result)
             try:

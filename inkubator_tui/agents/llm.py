@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..pipeline.backend import BackendError, CancelToken
+from .decoding import DecodeStats, GuidedDecoder, GuidedUnavailable, chat_prompt
+from .decoding import available as guided_available
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,13 @@ class LLM(Protocol):
              cancel: CancelToken | None = None) -> str: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def warm(llm: LLM, prefix: str) -> None:
+    """Get a model ready for prompts that start with `prefix` (a no-op where nothing can be kept)."""
+    method = getattr(llm, "warm", None)
+    if method is not None:
+        method(prefix)
 
 
 def stream_text(stream, piece_of: Callable[[Any], str], on_token: OnToken | None,
@@ -98,10 +107,15 @@ def quiet_llama_logs() -> None:
 
 class LlamaCppLLM:
     """A GGUF file in this process. A GGUF without a chat template gets an
-    explicit `chat_format` (llama-cpp-python would silently use llama-2's)."""
+    explicit `chat_format` (llama-cpp-python would silently use llama-2's).
+
+    Schema-constrained calls use guided decoding (`decoding.py`: llguidance
+    masks, jump-forward, choices by likelihood, prefix reuse) and fall back to
+    llama.cpp's own grammar where it does not apply or `decoding="grammar"`."""
 
     def __init__(self, path: Path, *, card: ModelCard, n_ctx: int = 4096, n_threads: int = 1,
-                 n_gpu_layers: int = 0, chat_format: str | None = None):
+                 n_gpu_layers: int = 0, chat_format: str | None = None, decoding: str = "auto",
+                 choices: str = "likely", cache_dir: Path | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise LLMError(f"model file {self.path} does not exist; set llm.model_path to a .gguf file")
@@ -118,6 +132,15 @@ class LlamaCppLLM:
         self.card = ModelCard(**{**card.__dict__, "chat_template": "embedded in GGUF" if template else
                                  f"no chat template in GGUF; chats use {chat_format or 'raw completion'}"})
         self._lock = threading.Lock()  # one generation at a time per model
+        self.chat_format = chat_format
+        self.choices = choices
+        self.last_stats: DecodeStats | None = None  # what the last guided call cost (bench, records)
+        self._guided: GuidedDecoder | None = None
+        if decoding == "guided" and not guided_available():
+            raise LLMError("llm.decoding = guided needs llguidance; run `make run` (or set llm.decoding = auto)")
+        if decoding != "grammar" and guided_available():
+            self._guided = GuidedDecoder(self._llm, cache_dir=cache_dir, key=card.weights_sha256)
+        self.decoding = "guided" if self._guided else "grammar"
 
     @property
     def has_template(self) -> bool:
@@ -131,9 +154,38 @@ class LlamaCppLLM:
 
         return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
 
+    def _guide(self, prompt, schema, add_bos=True, **kw) -> str | None:
+        """Guided decoding, or None to take the grammar path (reason logged once per kind)."""
+        if self._guided is None:
+            return None
+        try:
+            text, self.last_stats = self._guided.generate(prompt, schema, choices=self.choices, add_bos=add_bos,
+                                                          **kw)
+            return text
+        except GuidedUnavailable as e:
+            log.warning("guided decoding does not apply (%s); using llama.cpp's grammar", e)
+            if "tokenizer" in str(e):
+                self._guided, self.decoding = None, "grammar"
+            return None
+
+    def warm(self, prefix: str) -> None:
+        """Evaluate a prompt prefix into the KV cache and finish building the mask tokenizer."""
+        with self._lock:
+            if self._guided is None:
+                return
+            try:
+                self._guided.prefill(prefix)
+            except GuidedUnavailable:
+                self._guided, self.decoding = None, "grammar"
+
     def complete(self, prompt, *, schema=None, max_tokens=120, temperature=0.7, repeat_penalty=1.3, seed=0,
                  stop=None, on_token=None, cancel=None) -> str:
         with self._lock:
+            if schema is not None:
+                text = self._guide(prompt, schema, max_tokens=max_tokens, temperature=temperature,
+                                   repeat_penalty=repeat_penalty, seed=seed, on_token=on_token, cancel=cancel)
+                if text is not None:
+                    return text
             stream = self._llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
                                                  repeat_penalty=repeat_penalty, seed=seed, stop=stop,
                                                  grammar=self._grammar(schema), stream=True)
@@ -142,6 +194,12 @@ class LlamaCppLLM:
     def chat(self, messages, *, schema=None, max_tokens=512, temperature=0.4, seed=0, on_token=None,
              cancel=None) -> str:
         with self._lock:
+            formatted = chat_prompt(self._llm, messages, self.chat_format) if schema is not None else None
+            if formatted is not None:
+                text = self._guide(formatted[0], schema, add_bos=formatted[1], max_tokens=max_tokens,
+                                   temperature=temperature, seed=seed, on_token=on_token, cancel=cancel)
+                if text is not None:
+                    return text
             stream = self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
                                                       temperature=temperature, seed=seed,
                                                       grammar=self._grammar(schema), stream=True)

@@ -98,6 +98,9 @@ class Job:
     note: str = ""
     # Streams model tokens to whoever watches (the app's chat pane); may be None.
     on_token: Callable[[str], None] | None = None
+    # The result as it grows, for whoever watches (the beats step: the sheet and how
+    # many shots the model has filled); may be None.
+    on_partial: Callable[[Any], None] | None = None
 
 
 @dataclass

@@ -87,14 +87,16 @@ class Pipeline:
     # ---- running ---------------------------------------------------------
     def draft_beats(self, notes: str, *, source: str = "notes", cancel: CancelToken | None = None,
                     on_progress: Callable[[ProgressEvent], None] | None = None,
-                    on_token: Callable[[str], None] | None = None) -> StepReport:
+                    on_token: Callable[[str], None] | None = None,
+                    on_partial: Callable[[Any], None] | None = None) -> StepReport:
         """Draft a beat sheet from the director's notes, unless a live draft for
         these notes exists (edits made by conversation count: they descend from them)."""
         if not notes.strip():
             raise ProjectError("the notes are empty; write what happens, scene by scene")
         deps = {"step": Step.BEATS.value, "notes": notes}
         task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps)
-        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes, on_token=on_token)
+        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes, on_token=on_token,
+                         on_partial=on_partial)
 
     def run_step(self, step: Step, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -112,7 +114,8 @@ class Pipeline:
 
     def _run(self, step: Step, tasks: list[Task], blocked: list[Blocked], cancel: CancelToken | None,
              on_progress: Callable[[ProgressEvent], None] | None, notes: str = "",
-             on_token: Callable[[str], None] | None = None) -> StepReport:
+             on_token: Callable[[str], None] | None = None,
+             on_partial: Callable[[Any], None] | None = None) -> StepReport:
         backend = self.backend(step)
         report = StepReport(step, backend=backend.info().name if backend else None, blocked=blocked)
         if backend is None:
@@ -159,7 +162,7 @@ class Pipeline:
                       workdir=Path(tempfile.mkdtemp(prefix="job-", dir=scratch)), sheet=ctx_sheet,
                       shot=task.shot, line=task.line, notes=notes, upstream=task.upstream,
                       upstream_files={d.id: [self.store.assets.path(f) for f in d.files] for d in task.upstream},
-                      note=note, on_token=on_token)
+                      note=note, on_token=on_token, on_partial=on_partial)
             by_name[name] = (task, seed, key, job)
             jobs.append((name, self._job_fn(backend, job, seed, cancel)))
 

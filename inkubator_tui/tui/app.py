@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from ..agents.conversation import Conversation
+from ..agents.director import shot_line
 from ..agents.edits import EditError, Render, render_targets
 from ..config import LoadedConfig
 from ..pipeline.backend import BackendError, CancelToken
@@ -74,6 +75,14 @@ class InkubatorApp(App):
             self.event = event
             super().__init__()
 
+    class SheetDrafting(Message):
+        """A beat sheet as the agent fills it (from the job's worker)."""
+
+        def __init__(self, sheet, filled: int) -> None:
+            self.sheet = sheet
+            self.filled = filled
+            super().__init__()
+
     class Token(Message):
         def __init__(self, text: str) -> None:
             self.text = text
@@ -99,6 +108,7 @@ class InkubatorApp(App):
         self.view: ProjectView | None = None
         self.candidate = 0
         self.cancel_token: CancelToken | None = None
+        self._drafting = False  # a beat sheet is drafting: the chat shows its shots, not tokens
         self._progress: dict[str, float] = {}
         # Keys come from the config's [keys] table. Letter keys act when you are not
         # typing (the chat input takes printable keys first); function keys act anywhere.
@@ -142,6 +152,19 @@ class InkubatorApp(App):
         chat.query_one("#note").history = history[-100:]
         chat.query_one("#note").focus()
         self.refresh_view()
+        self.prepare_agent()
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def prepare_agent(self) -> None:
+        """Load the language model while the director reads and types, so the first
+        notes draft at once (a backend without `prepare` has nothing to do ahead)."""
+        backend = self.pipeline.backend(Step.BEATS)
+        prepare = getattr(backend, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()
+            except Exception:  # noqa: BLE001 - the real job reports any failure in full
+                log.warning("preparing the agent failed", exc_info=True)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -237,6 +260,7 @@ class InkubatorApp(App):
 
     def on_inkubator_app_job_done(self, message: JobDone) -> None:
         self.cancel_token = None
+        self._drafting = False
         self.query_one("#jobbar").display = False
         self.query_one(ChatPane).end_stream()
         board = self.query_one(ShotBoard)
@@ -262,7 +286,19 @@ class InkubatorApp(App):
                 board.set_running(number, Step(e.step), None if e.fraction >= 1 else e.fraction)
 
     def on_inkubator_app_token(self, message: Token) -> None:
-        self.query_one(ChatPane).stream(message.text)
+        if not self._drafting:  # a drafting sheet shows readable shots instead of raw JSON
+            self.query_one(ChatPane).stream(message.text)
+
+    def on_inkubator_app_sheet_drafting(self, message: SheetDrafting) -> None:
+        self._drafting = True
+        sheet, filled = message.sheet, message.filled
+        self.query_one(ShotBoard).show_drafting(sheet, filled)
+        chat = self.query_one(ChatPane)
+        chat.end_stream()
+        if filled:
+            chat.stream(shot_line(sheet.shots[filled - 1], filled, len(sheet.shots)))
+        else:
+            chat.stream(f"drafting {len(sheet.shots)} shots from your notes…")
 
     def on_inkubator_app_said(self, message: Said) -> None:
         self.query_one(ChatPane).add(message.role, message.text)
@@ -287,8 +323,9 @@ class InkubatorApp(App):
 
     def send(self, text: str, notes: bool = False) -> None:
         def job(token: CancelToken) -> None:
-            reply = self.conversation.send(text, on_token=lambda t: self.post_message(self.Token(t)), cancel=token,
-                                           notes=notes)
+            reply = self.conversation.send(
+                text, on_token=lambda t: self.post_message(self.Token(t)), cancel=token, notes=notes,
+                on_partial=lambda d: self.post_message(self.SheetDrafting(d["sheet"], d["filled"])))
             self.post_message(self.Said("agent", reply.text))
 
         self.start_job("agent", job)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ..pipeline.pipeline import STATUS_MARK
-from ..project.models import Step
+from ..project.models import BeatSheet, Step
 from .state import ProjectView
 
 STEP_COLUMNS = [(s, s.value[0].upper()) for s in Step]
@@ -65,6 +65,18 @@ class ShotBoard(DataTable):
             for i, s in enumerate(view.shots):
                 if s["id"] == keep:
                     self.move_cursor(row=i)
+
+    def show_drafting(self, sheet: BeatSheet, filled: int) -> None:
+        """A beat sheet while the agent drafts it: the shots the model has filled are
+        marked pending (●), the rest still drafting (…) with the notes' own values."""
+        self._shown = None  # progress cells and resizes follow the project view, not this
+        self.clear()
+        for i, shot in enumerate(sheet.shots):
+            framing = [shot.size.value] if self._compact else \
+                [shot.size.value, shot.movement.value, f"{shot.duration_s:g}s"]
+            marks = [Text.from_markup(STATUS_MARK["pending"] if i < filled else "[dim]…[/]")
+                     if step == Step.BEATS else Text("") for step, _ in STEP_COLUMNS]
+            self.add_row(shot.number, *framing, *marks, self._action(shot.action), key=f"drafting-{i}")
 
     def _action_width(self) -> int:
         """What is left of the board's width for the action text (it never scrolls sideways)."""
