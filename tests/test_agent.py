@@ -357,3 +357,24 @@ def test_copying_a_few_shot_example_is_rejected():
               "image_prompt": "old woman climbing iron spiral stairs, lantern glow on stone walls"}
     fields, reason = check_fill(answer, shot, {})
     assert fields is None and reason == "image_prompt copies a few-shot example"
+
+
+def test_the_sheet_shows_shot_by_shot_and_the_rules_shots_before_the_model_loads():
+    loaded = []
+    def reply(picture: str) -> str:
+        return ('{"size": "CU", "angle": "high", "movement": "static", "duration_s": 4, "characters": [], '
+                f'"image_prompt": "{picture}"}}')
+
+    def loader():
+        loaded.append(True)
+        return Scripted([reply("a woman fixes a drone on a bench"), reply("a man opens a heavy door"),
+                         reply("a small drone lifts off into the air")])
+
+    seen = []
+    notes = "Mira fixes the drone.\n\nOskar opens the door.\n\nThe drone lifts off."
+    result = Director(loader=loader).draft(notes, on_shot=lambda sheet, filled: seen.append(
+        (filled, bool(loaded), [s.size.value for s in sheet.shots])))
+    assert [f for f, _, _ in seen] == [0, 1, 2, 3]
+    assert seen[0][1] is False, "the rules' shots are shown before the model loads"
+    assert seen[1][2][0] == "CU" and seen[1][2][1:] == [s.size.value for s in parse_notes(notes).shots[1:]]
+    assert seen[-1][2] == ["CU", "CU", "CU"] and result.accepted == 3

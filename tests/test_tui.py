@@ -335,3 +335,54 @@ async def test_bracketed_paste_with_carriage_returns_keeps_every_line_and_asks_w
         await pilot.press("enter")
         await settle(app, pilot)
         assert "Mira says “Not here.”" in chat_text(app).replace("\n", " ")
+
+
+async def test_a_drafting_sheet_shows_shot_by_shot_not_raw_json(store):
+    """The agent's shots appear on the board as the model fills them; the chat reads
+    'shot 2 of 3: CU, …', never the grammar's JSON."""
+    from inkubator_tui.agents.backend import LlamaBeats
+    from inkubator_tui.agents.llm import ModelCard
+
+    class SlowScripted:
+        card = ModelCard(backend="scripted", model_id="scripted", instruct=False)
+
+        def complete(self, prompt, *, on_token=None, **kw):
+            action = prompt.rsplit("Shot: ", 1)[1].splitlines()[0].rstrip(".")
+            reply = ('{"size":"CU","angle":"high","movement":"static","duration_s":4,"characters":[],'
+                     f'"image_prompt":"storyboard frame, {action}"}}')
+            for ch in reply:
+                on_token(ch)
+            return reply
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+    config = load_config().config
+    beats = LlamaBeats(config)
+    beats.llm = SlowScripted()
+    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: beats}))
+    app = InkubatorApp(store.root, load_config(), pipeline=pipe)
+    shown: list[tuple[list[str], int]] = []
+    streamed: list[str] = []
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        board = app.query_one(ShotBoard)
+        original = board.show_drafting
+
+        def spy(sheet, filled):
+            shown.append(([s.size.value for s in sheet.shots], filled))
+            original(sheet, filled)
+            assert board.row_count == len(sheet.shots)
+
+        board.show_drafting = spy
+        chat = app.query_one(ChatPane)
+        stream = chat.stream
+        chat.stream = lambda piece: (streamed.append(piece), stream(piece))
+        note = app.query_one(NoteInput)
+        note.value = "Mira checks the drone. Oskar opens the door. The drone's light blinks."
+        await pilot.press("enter")
+        await settle(app, pilot)
+    assert [f for _, f in shown] == [0, 1, 2, 3]
+    assert shown[-1][0] == ["CU", "CU", "CU"]
+    assert streamed[0].startswith("drafting 3 shots") and streamed[-1].startswith("shot 3 of 3: CU, high, static")
+    assert not any("{" in piece for piece in streamed), "no raw JSON in the chat"

@@ -82,7 +82,7 @@ def _token_pieces(llama_cpp, vocab) -> list[bytes]:
         if n < 0:
             raise GuidedUnavailable(f"token {token} is longer than 16 KiB")
         piece = bytes(buffer[:n])
-        attr = llama_cpp.llama_token_get_attr(vocab, token)
+        attr = llama_cpp.llama_vocab_get_attr(vocab, token)
         if attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL or (
                 attr & llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED and piece.startswith(b"<") and piece.endswith(b">")):
             piece = b"\xff" + piece

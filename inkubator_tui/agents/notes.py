@@ -66,6 +66,8 @@ MOVE_WORDS: list[tuple[str, Movement]] = [
     (r"\bcrane(?:s)?\b|\bjib\b", Movement.CRANE),
     (r"hand[- ]?held|shaky cam", Movement.HANDHELD),
     (r"\bzoom(?:s|ing)?\b|snap zoom", Movement.ZOOM),
+    (r"\block(?:ed)?[- ](?:off|down)\b|\bstatic (?:shot|camera|frame|wide|angle)\b|\bon (?:a )?tripod\b|"
+     r"\bcamera (?:doesn't|does not|never) move", Movement.STATIC),
 ]
 @dataclass
 class _Beat:
