@@ -378,3 +378,39 @@ def test_the_sheet_shows_shot_by_shot_and_the_rules_shots_before_the_model_loads
     assert seen[0][1] is False, "the rules' shots are shown before the model loads"
     assert seen[1][2][0] == "CU" and seen[1][2][1:] == [s.size.value for s in parse_notes(notes).shots[1:]]
     assert seen[-1][2] == ["CU", "CU", "CU"] and result.accepted == 3
+
+
+def test_an_instruct_model_plans_one_request_per_scene_and_a_failed_scene_falls_back_alone():
+    notes = """INT. WORKSHOP - NIGHT
+
+Mira solders the board. Mira whispers, "Come on."
+
+EXT. ROOF - DAWN
+
+Oskar watches the drone rise. "It flies," Oskar says.
+"""
+    rules = parse_notes(notes)
+    assert [s.number for s in rules.scenes] == [1, 2]
+
+    def plan(scene, line, who, picture):
+        return json.dumps({"shots": [{"scene": scene, "size": "CU", "angle": "low", "movement": "static",
+                                      "duration_s": 4, "action": picture, "characters": [who], "lines": [line],
+                                      "image_prompt": picture}]})
+
+    good = [plan(1, "L1", "Mira", "a woman soldering a circuit board at night"),
+            plan(2, "L2", "Oskar", "a man on a roof watching a drone at dawn")]
+    llm = Scripted(good, instruct=True)
+    seen = []
+    result = Director(llm).draft(notes, on_shot=lambda sheet, filled: seen.append((filled, len(sheet.shots))))
+    assert llm.calls == 2, "one request per scene"
+    assert result.strategy == "whole-scene" and result.accepted == 2
+    assert [s.number for s in result.sheet.shots] == ["1", "2"] and [s.scene for s in result.sheet.shots] == [1, 2]
+    assert [d.text for s in result.sheet.shots for d in s.dialogue] == ["Come on.", "It flies"]
+    assert [f for f, _ in seen] == [0, 1, 2]
+    # scene 2's plan is refused twice: scene 1 stays planned, scene 2 keeps the rules' shot, filled per shot
+    bad = plan(2, "L1", "Oskar", "a man on a roof")
+    llm = Scripted([good[0], bad, bad, "{}"], instruct=True)
+    result = Director(llm).draft(notes)
+    assert result.strategy == "whole-scene → per-shot" and result.accepted == 1
+    assert result.sheet.shots[0].size == "CU" and result.sheet.shots[1].action == rules.shots[1].action
+    assert [r.shot for r in result.rejected][:2] == ["scene 2", "scene 2"]

@@ -254,6 +254,14 @@ def check_scene(answer: Any, rules: BeatSheet, lines: dict[str, DialogueLine]) -
     return BeatSheet(title=rules.title, scenes=rules.scenes, characters=rules.characters, shots=shots), ""
 
 
+def _renumbered(rules: BeatSheet, shots: list[Shot]) -> BeatSheet:
+    """The notes' sheet with these shots, numbered 1… in order, each with its own seed."""
+    base = rules.shots[0].seed if rules.shots else 0
+    shots = [s.model_copy(update={"number": str(i + 1), "seed": (base + i) % 2**32}) for i, s in enumerate(shots)]
+    return BeatSheet(title=rules.title, scenes=rules.scenes, characters=rules.characters, notes=rules.notes,
+                     shots=shots)
+
+
 # ---- conversation memory -----------------------------------------------------------
 def history_window(messages: list[ChatMessage], budget: int, count: Callable[[str], int]) -> list[dict[str, str]]:
     """Newest turns that fit `budget` tokens; older ones folded into one summary
@@ -320,32 +328,27 @@ class Director:
         t0 = time.perf_counter()
         progress = progress or (lambda f, m: None)
         rules = parse_notes(notes, title=title)
-        show = (lambda filled: on_shot(rules.model_copy(deep=True), filled)) if on_shot else (lambda filled: None)
-        show(0)
+
+        def show(sheet: BeatSheet, filled: int) -> None:
+            if on_shot:
+                on_shot(sheet.model_copy(deep=True), filled)
+
+        show(rules, 0)
         strategy = self.chosen_strategy()
         result = DraftResult(sheet=rules, strategy=strategy)
         if not self.has_model or not rules.shots:
             result.seconds = time.perf_counter() - t0
             return result
         if strategy == "whole-scene":
-            progress(0.1, "planning the scene")
-            sheet = self._whole_scene(notes, rules, seed, on_token, cancel, result)
-            if sheet is not None:
-                result.sheet = sheet
-                result.accepted = len(sheet.shots)
-            else:
-                result.strategy = "whole-scene → per-shot"
-                strategy = "per-shot"
-        if strategy == "per-shot":
+            result.sheet = self._plan_scenes(notes, rules, seed, on_token, cancel, result, progress, show)
+        else:
             names = [c.name for c in rules.characters]
             progress(0.0, "reading the examples")
             warm(self.llm, fill_prefix())
             for i, shot in enumerate(rules.shots):
                 self._fill(shot, names, seed + i * 101, on_token, cancel, result)
                 progress((i + 1) / len(rules.shots), shot_line(shot, i + 1, len(rules.shots)))
-                show(i + 1)
-        elif result.accepted:
-            show(len(result.sheet.shots))
+                show(rules, i + 1)
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -384,13 +387,45 @@ class Director:
             result.accepted += 1
             return
 
-    def _whole_scene(self, notes, rules, seed, on_token, cancel, result) -> BeatSheet | None:
+    def _plan_scenes(self, notes, rules, seed, on_token, cancel, result, progress, show) -> BeatSheet:
+        """One request per scene: the reply stays bounded however long the notes, each
+        scene shows as soon as it is planned, and the notes lead every prompt so a
+        server's prompt cache reuses them. A scene the model cannot plan keeps the
+        rules' shots, filled per shot."""
         lines = {f"L{i + 1}": dl for i, dl in enumerate(d for s in rules.shots for d in s.dialogue)}
-        names = [c.name for c in rules.characters]
-        schema = scene_schema(names, list(lines), [s.number for s in rules.scenes])
-        facts = ["Scenes: " + "; ".join(f"{s.number}: {s.heading or 'untitled'}" for s in rules.scenes),
-                 "Characters: " + (", ".join(names) or "none"),
-                 "Lines (refer to them by id):"] + [f'  {k}: {v.character or "?"}: "{v.text}"' for k, v in lines.items()]
+        line_scene = {k: s.scene for k, s in zip(lines, (s for s in rules.shots for _ in s.dialogue))}
+        planned: list[Shot] = []
+        for n, scene in enumerate(rules.scenes):
+            shots = [s for s in rules.shots if s.scene == scene.number]
+            if not shots:
+                continue
+            present = {c for s in shots for c in s.characters}
+            part = BeatSheet(title=rules.title, scenes=[scene], shots=shots,
+                             characters=[c for c in rules.characters if c.name in present])
+            progress(n / len(rules.scenes), f"planning scene {scene.number} of {len(rules.scenes)}")
+            sheet = self._whole_scene(notes, part, {k: v for k, v in lines.items() if line_scene[k] == scene.number},
+                                      seed + n * 101, on_token, cancel, result)
+            if sheet is None:
+                result.strategy = "whole-scene → per-shot"
+                names = [c.name for c in rules.characters]
+                for i, shot in enumerate(shots):
+                    self._fill(shot, names, seed + n * 101 + i, on_token, cancel, result)
+                sheet = part
+            else:
+                result.accepted += len(sheet.shots)
+            planned += sheet.shots
+            later = [s for s in rules.shots if s.scene > scene.number]
+            show(_renumbered(rules, planned + later), len(planned))
+        return _renumbered(rules, planned)
+
+    def _whole_scene(self, notes, part: BeatSheet, lines, seed, on_token, cancel, result) -> BeatSheet | None:
+        names = [c.name for c in part.characters]
+        scene = part.scenes[0]
+        schema = scene_schema(names, list(lines), [scene.number])
+        facts = [f"Plan scene {scene.number} only: {scene.heading or 'untitled'}",
+                 "Characters in it: " + (", ".join(names) or "none"),
+                 "Its lines (refer to them by id):"] + [f'  {k}: {v.character or "?"}: "{v.text}"'
+                                                        for k, v in lines.items()]
         messages = [{"role": "system", "content": load("plan_scene.md")},
                     {"role": "user", "content": f"Notes:\n{notes.strip()}\n\n" + "\n".join(facts)}]
         for attempt in range(2):
@@ -398,12 +433,12 @@ class Director:
             try:
                 answer = parse_json(reply)
             except ValueError as e:
-                result.rejected.append(Rejection("scene", f"unparseable: {e}", reply))
+                result.rejected.append(Rejection(f"scene {scene.number}", f"unparseable: {e}", reply))
                 continue
-            sheet, reason = check_scene(answer, rules, lines)
+            sheet, reason = check_scene(answer, part, lines)
             if sheet is not None:
                 return sheet
-            result.rejected.append(Rejection("scene", reason, reply))
+            result.rejected.append(Rejection(f"scene {scene.number}", reason, reply))
         return None
 
     # -- conversation
