@@ -50,7 +50,7 @@ class LLMConfig(_Section):
     decoding: Literal["auto", "guided", "grammar"] = "auto"
     # Where a field is one of a few options (size, angle, duration, a name): take the
     # likeliest ("likely") or draw a sample at the temperature ("sample").
-    choices: Literal["likely", "sample"] = "likely"
+    choices: Literal["likely", "sample"] = "sample"
 
 
 class KeyframeConfig(_Section):

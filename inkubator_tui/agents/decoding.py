@@ -150,7 +150,7 @@ class GuidedDecoder:
     def matcher(self, schema: dict):
         from llguidance import LLMatcher
 
-        text = json.dumps(schema, sort_keys=True)
+        text = json.dumps(schema)  # key order matters: properties are generated in the order given
         grammar = self._grammars.get(text)
         if grammar is None:
             grammar = LLMatcher.grammar_from_json_schema(text, defaults={"whitespace_flexible": False})

@@ -115,7 +115,7 @@ class LlamaCppLLM:
 
     def __init__(self, path: Path, *, card: ModelCard, n_ctx: int = 4096, n_threads: int = 1,
                  n_gpu_layers: int = 0, chat_format: str | None = None, decoding: str = "auto",
-                 choices: str = "likely", cache_dir: Path | None = None):
+                 choices: str = "sample", cache_dir: Path | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise LLMError(f"model file {self.path} does not exist; set llm.model_path to a .gguf file")
