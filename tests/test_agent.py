@@ -414,3 +414,12 @@ Oskar watches the drone rise. "It flies," Oskar says.
     assert result.strategy == "whole-scene → per-shot" and result.accepted == 1
     assert result.sheet.shots[0].size == "CU" and result.sheet.shots[1].action == rules.shots[1].action
     assert [r.shot for r in result.rejected][:2] == ["scene 2", "scene 2"]
+
+
+def test_a_picture_about_the_beat_in_other_word_forms_is_grounded():
+    shot = parse_notes("He doesn't look up.").shots[0]
+    answer = {"size": "MS", "angle": "eye-level", "movement": "static", "duration_s": 3, "characters": [],
+              "image_prompt": "an old fisherman looking down at his hands"}
+    assert check_fill(answer, shot, {})[0] is not None
+    answer["image_prompt"] = "a purple elephant dancing in a ballroom"
+    assert check_fill(answer, shot, {})[1] == "image_prompt is not about this shot"

@@ -119,8 +119,16 @@ def _example_prompts() -> list[str]:
     return re.findall(r'"image_prompt":\s*"([^"]+)"', load("fill_shot.txt"))
 
 
+def _stem(word: str) -> str:
+    """'looking', 'looks', 'looked' → 'look': enough to see that a picture is about a beat."""
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def _content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z']{4,}", text.lower()) if w not in STOPWORDS}
+    return {_stem(w) for w in re.findall(r"[a-z']{4,}", text.lower()) if w not in STOPWORDS}
 
 
 def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict | None, str]:
@@ -158,7 +166,7 @@ def check_fill(answer: Any, shot: Shot, explicit: dict[str, str]) -> tuple[dict 
             return None, "image_prompt copies a few-shot example"
     said = " ".join(d.text for d in shot.dialogue)
     grounding = _content_words(f"{shot.action} {said}") | {c.lower() for c in shot.characters}
-    if grounding and not (_content_words(prompt) | set(prompt.lower().split())) & grounding:
+    if grounding and not (_content_words(prompt) | set(re.findall(r"[a-z']+", prompt.lower()))) & grounding:
         return None, "image_prompt is not about this shot"
     # Characters stay grounded: whoever speaks or is named always stays; the model
     # may only keep or drop the ones the rules inferred (from "she", "his", ...).
