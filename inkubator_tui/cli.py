@@ -144,6 +144,7 @@ def cmd_new(args) -> int:
 
 def cmd_beats(args) -> int:
     from .pipeline.backend import CancelToken, Job
+    from .agents.director import rules_kept
     from .agents.notes import open_questions, speaker_question
     from .pipeline.pipeline import shot_json
     from .pipeline.registry import Registry
@@ -163,9 +164,9 @@ def cmd_beats(args) -> int:
     except Exception as e:  # noqa: BLE001 - a backend's bad output is an error, not a crash
         raise CliError(f"the beats backend returned an invalid sheet: {str(e).splitlines()[0]}") from None
     agent = result.data.get("agent", {})
-    if agent.get("rejected") and not args.json:
-        print(f"note: {len(agent['rejected'])} model answer(s) failed validation; rule values kept for those",
-              file=sys.stderr)
+    kept = rules_kept(agent, len(sheet.shots))
+    if kept and not args.json:
+        print(f"note: {kept}", file=sys.stderr)
     questions = [speaker_question(shot, line) for shot, _, line in open_questions(sheet)]
     if args.json:
         print(json.dumps({"title": sheet.title, "backend": backend.info().name, "agent": agent or None,

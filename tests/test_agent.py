@@ -423,3 +423,11 @@ def test_a_picture_about_the_beat_in_other_word_forms_is_grounded():
     assert check_fill(answer, shot, {})[0] is not None
     answer["image_prompt"] = "a purple elephant dancing in a ballroom"
     assert check_fill(answer, shot, {})[1] == "image_prompt is not about this shot"
+
+
+def test_only_shots_that_kept_the_notes_values_are_reported():
+    from inkubator_tui.agents.director import rules_kept
+
+    assert rules_kept({"strategy": "per-shot", "accepted": 9, "rejected": [{}, {}, {}]}, 9) == ""
+    assert rules_kept({"strategy": "per-shot", "accepted": 7, "rejected": [{}] * 4}, 9).startswith("2 of 9 shot(s)")
+    assert rules_kept({}, 9) == "" and rules_kept({"strategy": "rules", "accepted": 0}, 3) == ""

@@ -20,7 +20,7 @@ from ..project.models import (Angle, BeatSheet, Draft, DraftStatus, Movement, Pr
                               utcnow)
 from ..project.store import ProjectError
 from . import edits
-from .director import Director
+from .director import Director, rules_kept
 from .notes import open_questions, parse_notes, speaker_question
 
 # Framings an alternative cycles through, skipping the shot's current one.
@@ -155,10 +155,8 @@ class Conversation:
                              if report.up_to_date else f"I could not draft beats: {report.summary()}")
         d = made[0]
         sheet = BeatSheet.model_validate(d.data["sheet"])
-        agent = d.data.get("agent", {})
-        extra = ""
-        if agent.get("rejected"):
-            extra = f" ({len(agent['rejected'])} model answer(s) rejected; rule values kept there)"
+        kept = rules_kept(d.data.get("agent", {}), len(sheet.shots))
+        extra = f" ({kept})" if kept else ""
         if not sheet.shots:
             return self._say("Those notes hold no shots: write what happens, scene by scene, with any dialogue in "
                              "quotes.", drafts=[d])

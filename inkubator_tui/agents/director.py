@@ -58,6 +58,16 @@ class DraftResult:
                 "rejected": [{"shot": r.shot, "reason": r.reason, "reply": r.reply[:300]} for r in self.rejected]}
 
 
+def rules_kept(record: dict[str, Any], shots: int) -> str:
+    """What the director should know about refused answers: the shots that kept the
+    notes' own values (a refusal followed by a good retry changed nothing)."""
+    if "accepted" not in record or record.get("strategy") == "rules":
+        return ""
+    kept = max(0, shots - int(record["accepted"]))
+    return f"{kept} of {shots} shot(s) kept the notes' own values: the model's answers failed validation" \
+        if kept else ""
+
+
 @dataclass
 class Turn:
     """The agent's answer to one director message."""

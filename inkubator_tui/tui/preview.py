@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 from textual_image.widget import Image  # imported before the app starts: it probes the terminal once
 
+from ..agents.director import rules_kept
 from ..pipeline.pipeline import STATUS_MARK
 from ..project.models import BeatSheet, DraftStatus, Step
 from ..project.store import Store
@@ -62,13 +63,12 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     if view.pending_sheets:
         sheet = BeatSheet.model_validate(pick.data["sheet"])
         edit = pick.data.get("edit", {})
-        agent = pick.data.get("agent", {})
+        kept = rules_kept(pick.data.get("agent", {}), len(sheet.shots))
         notes = []
         if edit:
             notes.append(Text("Edit: " + "; ".join(edit.get("said", [])), style="italic"))
-        if agent.get("rejected"):
-            notes.append(Text(f"{len(agent['rejected'])} model answer(s) rejected; rule values kept there",
-                              style="dim"))
+        if kept:
+            notes.append(Text(kept, style="dim"))
         return Preview(f"Beat sheet draft {pick.id} — {len(sheet.shots)} shots", Group(*notes, sheet_text(sheet)),
                        footer=footer)
 
