@@ -20,6 +20,7 @@ from inkubator_tui.project.store import Store
 from inkubator_tui.tui.app import InkubatorApp
 from inkubator_tui.tui.board import ShotBoard
 from inkubator_tui.tui.chat import ChatPane, NoteInput
+from inkubator_tui.tui.preview import PreviewPane
 from inkubator_tui.tui.screens import EditShotScreen, NoteScreen
 
 
@@ -364,6 +365,7 @@ async def test_a_drafting_sheet_shows_shot_by_shot_not_raw_json(store):
     app = InkubatorApp(store.root, load_config(), pipeline=pipe)
     shown: list[tuple[list[str], int]] = []
     streamed: list[str] = []
+
     async with app.run_test(size=(110, 34)) as pilot:
         await settle(app, pilot)
         board = app.query_one(ShotBoard)
@@ -379,9 +381,14 @@ async def test_a_drafting_sheet_shows_shot_by_shot_not_raw_json(store):
         stream = chat.stream
         chat.stream = lambda piece: (streamed.append(piece), stream(piece))
         note = app.query_one(NoteInput)
+        titles: list[str] = []
+        pane = app.query_one(PreviewPane)
+        show_preview = pane.show
+        pane.show = lambda preview: (titles.append(preview.title), show_preview(preview))
         note.value = "Mira checks the drone. Oskar opens the door. The drone's light blinks."
         await pilot.press("enter")
         await settle(app, pilot)
+    assert "Drafting — 1 of 3 shots filled" in titles
     assert [f for _, f in shown] == [0, 1, 2, 3]
     assert shown[-1][0] == ["CU", "CU", "CU"]
     assert streamed[0].startswith("drafting 3 shots") and streamed[-1].startswith("shot 3 of 3: CU, high, static")

@@ -34,7 +34,7 @@ from ..project.models import Step
 from ..project.store import ProjectError, Store
 from .board import ShotBoard
 from .chat import ChatPane
-from .preview import Preview, PreviewPane, build_preview
+from .preview import Preview, PreviewPane, build_preview, sheet_text
 from .screens import DoctorScreen, EditShotScreen, HelpScreen, NoteScreen
 from .state import ProjectView, read_view, shot_of_job
 
@@ -293,6 +293,9 @@ class InkubatorApp(App):
         self._drafting = True
         sheet, filled = message.sheet, message.filled
         self.query_one(ShotBoard).show_drafting(sheet, filled)
+        self.query_one(PreviewPane).show(Preview(
+            f"Drafting — {filled} of {len(sheet.shots)} shots filled", sheet_text(sheet),
+            footer="Esc cancels; the draft waits for your approval when it is done"))
         chat = self.query_one(ChatPane)
         chat.end_stream()
         if filled:
