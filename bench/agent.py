@@ -7,7 +7,8 @@ prompt, same thread count, alternating rounds, medians:
 
 1. tokens/s: free generation (bare llama-cpp-python, no constraint) vs the
    same shot answer under the schema — guided (llguidance masks +
-   jump-forward + prefix reuse) and llama.cpp's grammar (the fallback);
+   jump-forward + prefix reuse; the mask every step, or only when a
+   sampled token is refused) and llama.cpp's grammar (the fallback);
    goal: guided ≥ 0.9× free.
 2. the agent vs bare llama-cpp-python on the same constrained work; goal ≥ 0.95×.
 3. notes → beat sheet for a 6-shot note: guided vs grammar, warm (model
@@ -110,7 +111,12 @@ def main() -> None:
         llm.complete(prompt, schema=schema, seed=seed, on_token=count, **kw)
         return llm.last_stats.generated if llm.last_stats and llm is guided else box[0]
 
+    def on_failure(seed: int) -> int:  # sample first, check, mask only when the token is refused
+        _, stats = guided._guided.generate(prompt, schema, seed=seed, mask="on-failure", choices=guided.choices, **kw)
+        return stats.generated
+
     sides = {"free (bare, no schema)": free, "guided (agent)": lambda s: ours(guided, s),
+             "guided, mask on failure": on_failure,
              "grammar (agent fallback)": lambda s: ours(grammar, s), "grammar (bare)": bare_grammar}
     for fn in sides.values():
         fn(0)  # warm each side: pages, prefix cache
