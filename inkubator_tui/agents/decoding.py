@@ -274,8 +274,8 @@ class GuidedDecoder:
                 raise GuidedUnavailable(f"llguidance refused an allowed token: {matcher.get_error()}")
             pending = [token]
             emit([token])
-        else:
-            stats.stop = "max_tokens"
+        if not stats.stop:
+            stats.stop = "schema complete" if matcher.is_stopped() else "max_tokens"
         # The last token is not evaluated: the next call's prefix match simply stops before it.
         stats.seconds = time.perf_counter() - t0
         return llama.detokenize(out, special=False).decode("utf-8", "replace"), stats
