@@ -26,10 +26,11 @@ from .config import (
 )
 from .pipeline.backend import BackendError
 from .project.models import BeatSheet, Draft, DraftStatus, ProjectSettings, Step
+from .doctor import doctor_rows, doctor_table, system_checks
+from .project.notes_file import NotesFileError, read_notes
 from .project.store import ProjectError, Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
-NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
 COMMANDS = {"new", "produce", "beats", "chat", "status", "approve", "reject", "revise", "doctor", "config", "log",
             "export", "tui"}
 
@@ -43,22 +44,6 @@ def _console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-def read_notes(path: Path) -> str:
-    if not path.exists():
-        raise CliError(f"notes file {path} does not exist")
-    if path.is_dir():
-        raise CliError(f"{path} is a folder; give a notes file (.txt, .md or .fountain)")
-    if path.suffix.lower() not in NOTES_SUFFIXES:
-        raise CliError(f"{path.name}: notes must be .txt, .md or .fountain (got {path.suffix or 'no extension'})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text; save it as UTF-8 and try again") from None
-    if not text.strip():
-        raise CliError(f"{path} is empty; write what happens, scene by scene")
-    return text
 
 
 def _load_config(args, project: Path | None = None) -> LoadedConfig:
@@ -323,7 +308,7 @@ def cmd_doctor(args) -> int:
     loaded = _load_config(args, Path(args.project) if args.project else None)
     rows = doctor_rows(Registry(loaded.config))
     steps_ok = {s.value: any(r["in_use"] for r in rows if r["step"] == s.value) for s in Step}
-    system = _system_checks()
+    system = system_checks()
     if args.json:
         print(json.dumps({"backends": rows, "steps": steps_ok, "system": system,
                           "config_files": [str(f) for f in loaded.files]}, indent=2))
@@ -334,49 +319,6 @@ def cmd_doctor(args) -> int:
             con.print(f"{'[green]ok[/]' if ok else '[yellow]missing[/]'}  {name}: {detail}")
         con.print(f"config: {', '.join(map(str, loaded.files)) or f'{user_config_file()} (not created; defaults)'}")
     return EXIT_OK if all(steps_ok.values()) else EXIT_ERROR
-
-
-def doctor_rows(registry) -> list[dict[str, Any]]:
-    """Each backend of each step: ready or not, in use or not, and how to add it."""
-    rows = []
-    for r in registry.readiness():
-        chosen = registry.resolve(r.step) if r.ready else None
-        in_use = chosen is not None and chosen.info().name == r.name
-        rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
-                     "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
-    return rows
-
-
-def doctor_table(rows: list[dict[str, Any]], title: str):
-    """The doctor's findings as a table, for the CLI and the app alike."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, expand=True)
-    for col in ("Step", "Backend", "State", "Details / how to add"):
-        table.add_column(col, overflow="fold", ratio=3 if col.startswith("Details") else None)
-    for r in rows:
-        state = ("[green]in use[/]" if r["in_use"] else "[cyan]ready[/]") if r["ready"] else "[red]missing[/]"
-        if r["non_neural"] and r["ready"]:
-            state += "\n[dim]no model[/]"
-        detail = Text(r["detail"])  # paths and model names are text, not markup
-        if r["fix"]:
-            detail.append(f"\n→ {r['fix']}", style="dim")
-        table.add_row(r["step"], r["backend"], Text.from_markup(state), detail)
-    return table
-
-
-def _system_checks() -> dict[str, tuple[bool, str]]:
-    import ctypes.util
-
-    out = {}
-    audio = ctypes.util.find_library("portaudio")
-    out["audio playback"] = (bool(audio), audio or "libportaudio2 not installed: voice lines are saved as WAV files "
-                                                  "you can play yourself (apt-get install libportaudio2)")
-    vulkan = ctypes.util.find_library("vulkan")
-    out["vulkan"] = (bool(vulkan), vulkan or "libvulkan1 not installed: the Vulkan RIFE path is unavailable "
-                                             "(apt-get install libvulkan1)")
-    return out
 
 
 def cmd_config(args) -> int:
@@ -657,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
-    except (CliError, ConfigError, ProjectError, BackendError) as e:
+    except (CliError, ConfigError, ProjectError, BackendError, NotesFileError) as e:
         print(f"inkubator: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

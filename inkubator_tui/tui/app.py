@@ -26,11 +26,13 @@ from ..agents.conversation import Conversation
 from ..agents.director import shot_line
 from ..agents.edits import EditError, Render, render_targets
 from ..config import LoadedConfig
+from ..doctor import doctor_rows
 from ..pipeline.backend import BackendError, CancelToken
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.registry import Registry
 from ..pipeline.runner import ProgressEvent
 from ..project.models import Step
+from ..project.notes_file import NotesFileError, read_notes
 from ..project.store import ProjectError, Store
 from .board import ShotBoard
 from .chat import ChatPane
@@ -392,14 +394,12 @@ class InkubatorApp(App):
 
     def notes_file(self, arg: str) -> None:
         """/notes PATH: send a notes file (.txt, .md, .fountain) as if typed."""
-        from ..cli import CliError, read_notes
-
         if not arg:
             self.notify("give a file: /notes path/to/notes.md", severity="warning")
             return
         try:
             text = read_notes(Path(arg).expanduser())
-        except CliError as e:
+        except NotesFileError as e:
             self.notify(str(e), severity="error", markup=False)
             return
         self.query_one(ChatPane).add("director", text)
@@ -608,8 +608,6 @@ class InkubatorApp(App):
 
     def action_doctor(self) -> None:
         def job() -> None:
-            from ..cli import doctor_rows
-
             rows = doctor_rows(self.pipeline.registry)
             self.call_from_thread(self.push_screen, DoctorScreen(rows))
 

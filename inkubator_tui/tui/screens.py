@@ -8,6 +8,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Select, Static
 
+from ..doctor import doctor_table
 from ..project.models import Angle, Movement, Shot, Size
 
 SLASH_HELP = """\
@@ -107,8 +108,6 @@ class DoctorScreen(InfoScreen):
         self.rows = rows
 
     def body(self) -> ComposeResult:
-        from ..cli import doctor_table
-
         yield Static(doctor_table(self.rows, "Backends"))
         yield Static("[dim]esc closes[/]")
 

@@ -149,7 +149,7 @@ class SketchBoard:
 
 
 def _without_camera_words(text: str) -> str:
-    from ...agents.notes import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
+    from ...project.camera_words import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
 
     for pat, _ in (*SIZE_WORDS, *ANGLE_WORDS, *MOVE_WORDS):
         text = re.sub(r"(?:slow\s+|fast\s+)?(?:" + pat + r")(?:\s+shot)?\s*(?:on|of|at)?\s*:?\s*", "", text,
