@@ -13,13 +13,18 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_config_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_FILE = "INKUBATOR_CONFIG"
 ENV_PREFIX = "INKUBATOR_"
+
+
+# A backend by name: "auto" (the best ready one), "none" (skip the step), a built-in or a
+# plugin's name (`inkubator doctor` lists them); the registry says which names exist.
+BackendName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]*$", max_length=64)]
 
 
 class _Section(BaseModel):
@@ -29,7 +34,7 @@ class _Section(BaseModel):
 class LLMConfig(_Section):
     # auto: a server when server_url is set, else llama.cpp on model_path (empty =
     # the embedded Gemma 3 270M), else the labelled rule-based splitter.
-    backend: Literal["auto", "llama", "openai", "rules"] = "auto"
+    backend: BackendName = "auto"  # auto | llama | openai | rules | a plugin
     model_path: str = ""
     # GGUFs without a chat template need one named (gemma, chatml, llama-3, ...); "" = from the GGUF/arch.
     chat_format: str = ""
@@ -55,18 +60,18 @@ class LLMConfig(_Section):
 
 class KeyframeConfig(_Section):
     # "auto": the best ready backend; today that is the labelled sketch board.
-    backend: Literal["auto", "sketch"] = "auto"
+    backend: BackendName = "auto"  # auto | sketch | none | a plugin
     candidates: int = Field(default=1, ge=1, le=8)
     long_side: int = Field(default=640, ge=64, le=4096)
 
 
 class MotionConfig(_Section):
     # "camera": the labelled 2-D camera move over the approved keyframe.
-    backend: Literal["auto", "camera", "none"] = "auto"
+    backend: BackendName = "auto"  # auto | camera | none | a plugin
 
 
 class VoiceConfig(_Section):
-    backend: Literal["auto", "piper", "none"] = "auto"
+    backend: BackendName = "auto"  # auto | piper | none | a plugin
     # A Piper .onnx voice of your own; empty = the bundled en_US joe voice.
     model_path: str = ""
     speed: float = Field(default=1.0, gt=0.2, le=4.0)

@@ -9,10 +9,20 @@ from typing import Any
 
 def doctor_rows(registry) -> list[dict[str, Any]]:
     """Each backend of each step: ready or not, in use or not, and how to add it."""
+    from .pipeline.backend import BackendError
+
     rows = []
+    chosen = {}
     for r in registry.readiness():
-        chosen = registry.resolve(r.step) if r.ready else None
-        in_use = chosen is not None and chosen.info().name == r.name
+        if r.step not in chosen:
+            try:
+                chosen[r.step] = registry.resolve(r.step)
+            except BackendError as e:  # e.g. a configured name nobody has: say so in its own row
+                chosen[r.step] = None
+                rows.append({"step": r.step.value, "backend": "(configured)", "ready": False, "in_use": False,
+                             "non_neural": False, "detail": str(e), "fix": ""})
+        backend = chosen[r.step] if r.ready else None
+        in_use = backend is not None and backend.info().name == r.name
         rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
                      "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
     return rows

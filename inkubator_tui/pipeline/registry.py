@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 from ..config import Config
 from ..project.models import Step
-from .backend import Backend, Readiness
+from .backend import Backend, BackendError, Readiness
 
 ENTRY_POINT_GROUP = "inkubator.backends"
 
@@ -50,6 +50,14 @@ def _plugin_specs() -> list[BackendSpec]:
     return specs
 
 
+class UnknownBackend(BackendError):
+    """A configured backend name that no built-in or plugin has."""
+
+
+SECTION = {Step.BEATS: "llm", Step.KEYFRAMES: "keyframe", Step.MOTION: "motion", Step.VOICE: "voice",
+           Step.ANIMATIC: "animatic"}
+
+
 def configured_choice(config: Config, step: Step) -> str:
     return {
         Step.BEATS: config.llm.backend,
@@ -73,17 +81,29 @@ class Registry:
         return [s for s in self.specs if s.step == step]
 
     def _choose(self, step: Step) -> BackendSpec | None:
+        """The configured backend, or for "auto" the first ready one — real models
+        (plugins included) before labelled non-neural defaults. A plugin that fails
+        to load is skipped by "auto" (doctor reports it); an unknown name is an error."""
         choice = configured_choice(self.config, step)
         if choice == "none":
             return None
         candidates = self.specs_for(step)
         if choice != "auto":
             named = [s for s in candidates if s.name == choice]
-            return named[0] if named else None
+            if not named:
+                names = ", ".join(["auto", *(s.name for s in candidates), "none"])
+                raise UnknownBackend(f"{SECTION[step]}.backend = {choice!r} is not a {step.value} backend; "
+                                     f"choose one of: {names} (`inkubator doctor` lists them)")
+            return named[0]
+        ready: list[tuple[bool, BackendSpec]] = []
         for spec in candidates:
-            if spec.load_class().readiness(self.config).ready:
-                return spec
-        return None
+            try:
+                r = spec.load_class().readiness(self.config)
+            except Exception:  # noqa: BLE001 - a broken plugin never breaks "auto"
+                continue
+            if r.ready:
+                ready.append((r.non_neural, spec))
+        return min(ready, key=lambda pair: pair[0])[1] if ready else None
 
     def resolve(self, step: Step) -> Backend | None:
         """The backend for `step`, or None when the step has none (it is skipped)."""
