@@ -410,8 +410,9 @@ class Director:
         scene shows as soon as it is planned, and the notes lead every prompt so a
         server's prompt cache reuses them. A scene the model cannot plan keeps the
         rules' shots, filled per shot."""
-        lines = {f"L{i + 1}": dl for i, dl in enumerate(d for s in rules.shots for d in s.dialogue)}
-        line_scene = {k: s.scene for k, s in zip(lines, (s for s in rules.shots for _ in s.dialogue))}
+        # Line ids run through the whole sheet (L1, L2, …), each with the scene it is spoken in.
+        said = [(s.scene, dl) for s in rules.shots for dl in s.dialogue]
+        names = [c.name for c in rules.characters]
         planned: list[Shot] = []
         for n, scene in enumerate(rules.scenes):
             shots = [s for s in rules.shots if s.scene == scene.number]
@@ -421,11 +422,10 @@ class Director:
             part = BeatSheet(title=rules.title, scenes=[scene], shots=shots,
                              characters=[c for c in rules.characters if c.name in present])
             progress(n / len(rules.scenes), f"planning scene {scene.number} of {len(rules.scenes)}")
-            sheet = self._whole_scene(notes, part, {k: v for k, v in lines.items() if line_scene[k] == scene.number},
-                                      seed + n * 101, on_token, cancel, result)
+            lines = {f"L{i + 1}": dl for i, (where, dl) in enumerate(said) if where == scene.number}
+            sheet = self._whole_scene(notes, part, lines, seed + n * 101, on_token, cancel, result)
             if sheet is None:
                 result.strategy = "whole-scene → per-shot"
-                names = [c.name for c in rules.characters]
                 for i, shot in enumerate(shots):
                     self._fill(shot, names, seed + n * 101 + i, on_token, cancel, result)
                 sheet = part
