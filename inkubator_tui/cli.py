@@ -78,12 +78,6 @@ class _ProgressPrinter:
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def progress(self, job: str):
-        """A backend-style progress(fraction, message) callback printing under `job`."""
-        from .pipeline.runner import ProgressEvent
-
-        return lambda fraction, message: self(ProgressEvent(job, fraction, message))
-
     def __call__(self, event) -> None:
         if self.quiet:
             return
@@ -128,7 +122,8 @@ def cmd_new(args) -> int:
 
 
 def cmd_beats(args) -> int:
-    from .pipeline.backend import CancelToken, Job
+    from .pipeline.backend import CancelToken, JobContext, ProgressEvent
+    from .pipeline.requests import BeatsRequest
     from .agents.director import rules_kept
     from .agents.notes import open_questions, speaker_question
     from .pipeline.pipeline import shot_json
@@ -140,10 +135,10 @@ def cmd_beats(args) -> int:
     if backend is None:
         raise CliError("no beats backend is configured; set llm.backend (see `inkubator doctor`)")
     backend.load()
+    printer = _ProgressPrinter(quiet=args.json)
     with tempfile.TemporaryDirectory() as tmp:
-        job = Job(step=Step.BEATS, target="sheet", settings=ProjectSettings(), workdir=Path(tmp), notes=notes)
-        result = backend(job, seed=0, progress=_ProgressPrinter(quiet=args.json).progress("beats"),
-                         cancel=CancelToken())
+        ctx = JobContext(Path(tmp), CancelToken(), emit=lambda f, m, p: printer(ProgressEvent("beats", f, m)))
+        result = backend(BeatsRequest(notes=notes), ctx)
     try:
         sheet = BeatSheet.model_validate(result.data["sheet"])
     except Exception as e:  # noqa: BLE001 - a backend's bad output is an error, not a crash

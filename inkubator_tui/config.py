@@ -31,6 +31,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+# `[<section>.options]`: the chosen backend's own settings, validated by its `Options` model
+# when the backend is built (`inkubator doctor` and `inkubator config` show them).
+BackendOptions = dict[str, Any]
+
+
 class LLMConfig(_Section):
     # auto: a server when server_url is set, else llama.cpp on model_path (empty =
     # the embedded Gemma 3 270M), else the labelled rule-based splitter.
@@ -63,11 +68,13 @@ class KeyframeConfig(_Section):
     backend: BackendName = "auto"  # auto | sketch | none | a plugin
     candidates: int = Field(default=1, ge=1, le=8)
     long_side: int = Field(default=640, ge=64, le=4096)
+    options: BackendOptions = Field(default_factory=dict)
 
 
 class MotionConfig(_Section):
     # "camera": the labelled 2-D camera move over the approved keyframe.
     backend: BackendName = "auto"  # auto | camera | none | a plugin
+    options: BackendOptions = Field(default_factory=dict)
 
 
 class VoiceConfig(_Section):
@@ -75,10 +82,12 @@ class VoiceConfig(_Section):
     # A Piper .onnx voice of your own; empty = the bundled en_US joe voice.
     model_path: str = ""
     speed: float = Field(default=1.0, gt=0.2, le=4.0)
+    options: BackendOptions = Field(default_factory=dict)
 
 
 class AnimaticConfig(_Section):
     crf: int = Field(default=23, ge=0, le=51)
+    options: BackendOptions = Field(default_factory=dict)
 
 
 class RuntimeConfig(_Section):
@@ -87,6 +96,11 @@ class RuntimeConfig(_Section):
     threads: int = Field(default=1, ge=1, le=256)
     # Jobs run side by side.
     jobs: int = Field(default=1, ge=1, le=16)
+    # Where render jobs (keyframes, motion, voice, animatic) run: "local" (threads of this
+    # process) or "ray" (Ray tasks; pip install 'inkubator-tui[ray]').
+    executor: Literal["local", "ray"] = "local"
+    # "" = start a Ray on this machine; or a cluster's address ("ray://head:10001", "auto").
+    ray_address: str = ""
     log_file: str = ""
 
 
@@ -159,7 +173,9 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict):
+        if isinstance(v, dict) and not v and key.endswith(".options"):
+            out[key] = v  # an empty options table is a value, not a missing key
+        elif isinstance(v, dict) and not prefix.endswith(".options."):  # an option's value may be a table
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v
@@ -169,6 +185,9 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 def _check_keys(flat: dict[str, Any], origin: str) -> None:
     known = _known_keys()
     for k in flat:
+        section, _, rest = k.partition(".")
+        if rest.startswith("options.") and f"{section}.options" in known:
+            continue  # a backend's own option: its Options model checks it
         if k not in known:
             hint = difflib.get_close_matches(k, known, n=1)
             tip = f"; did you mean {hint[0]}?" if hint else f"; known sections: {', '.join(Config.model_fields)}"
@@ -240,7 +259,10 @@ def load_config(cli: dict[str, Any] | None = None, project_dir: Path | None = No
     nested: dict[str, Any] = {}
     for k, v in merged.items():
         section, _, key = k.partition(".")
-        nested.setdefault(section, {})[key] = v
+        if key.startswith("options."):
+            nested.setdefault(section, {}).setdefault("options", {})[key[len("options."):]] = v
+        else:
+            nested.setdefault(section, {})[key] = v
     if "keys" in nested:
         nested["keys"] = {**DEFAULT_KEYS, **nested["keys"]}
     try:

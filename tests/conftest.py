@@ -16,7 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from inkubator_tui.agents.rules import RuleBeats  # noqa: E402
 from inkubator_tui.config import load_config  # noqa: E402
-from inkubator_tui.pipeline.backend import BackendInfo, Job, JobResult  # noqa: E402
+from inkubator_tui.pipeline.backend import BackendInfo, JobContext  # noqa: E402
+from inkubator_tui.pipeline.requests import Request, Result  # noqa: E402
 from inkubator_tui.pipeline.pipeline import Pipeline  # noqa: E402
 from inkubator_tui.pipeline.registry import Registry  # noqa: E402
 from inkubator_tui.project.models import Step  # noqa: E402
@@ -65,15 +66,27 @@ def tiny_png(path: Path, colour: int) -> Path:
     return path
 
 
+def target_of(request: Request) -> str:
+    """The draft target a request is for (as the pipeline plans it)."""
+    if hasattr(request, "line_id"):
+        return request.line_id
+    if hasattr(request, "shot"):
+        return request.shot.id + ("/end" if getattr(request, "role", "start") == "end" else "")
+    return "project" if hasattr(request, "shots") else "sheet"
+
+
 class Double:
-    """A test double backend: writes a small file per call and counts calls.
-    It is labelled as a double and never shipped."""
+    """A test double backend: writes a small file per call and records what it was
+    asked: the request, and the named inputs it received as local files (their bytes
+    checked against the content hash each name refers to). Never shipped."""
 
     step: ClassVar[Step]
 
     def __init__(self, step: Step, fail_on: set[str] | None = None, ext: str = ".png"):
         self.step = step
         self.calls: list[tuple[str, int, str]] = []
+        self.requests: list[Request] = []
+        self.received: list[dict[str, str]] = []  # per call: input name -> sha256 of the file it got
         self.fail_on = fail_on or set()
         self.ext = ext
         self.gate = None  # a threading.Event a test can hold the job on
@@ -84,18 +97,26 @@ class Double:
     def load(self, progress=None) -> None:
         pass
 
-    def __call__(self, job: Job, *, seed, progress, cancel) -> JobResult:
-        label = job.shot.number if job.shot else job.target
+    def __call__(self, request: Request, ctx: JobContext) -> Result:
+        import hashlib
+
+        target = target_of(request)
+        label = request.shot.number if hasattr(request, "shot") else target
         if self.gate is not None:
             while not self.gate.wait(0.01):
-                progress(0.5, "waiting")
-        cancel.check()
-        self.calls.append((job.target, seed, job.note))
+                ctx.progress(0.5, "waiting")  # progress never raises: a backend polls its cancel token
+                ctx.cancel.check()
+        ctx.cancel.check()
+        self.received.append({name: hashlib.sha256(ctx.path(ref).read_bytes()).hexdigest()
+                              for name, ref in request.inputs().items()})
+        self.requests.append(request)
+        self.calls.append((target, request.seed, request.note))
         if label in self.fail_on:
             raise RuntimeError(f"double failed on {label}")
-        out = tiny_png(job.workdir / f"{job.target}-{seed}{self.ext}", (seed + len(self.calls)) % 256)
-        progress(0.5, "half")
-        return JobResult(files=[out], prompt=f"{job.target} {job.note}".strip())
+        name = target.replace("/", "-")
+        out = tiny_png(ctx.workdir / f"{name}-{request.seed}{self.ext}", (request.seed + len(self.calls)) % 256)
+        ctx.progress(0.5, "half")
+        return Result(files=[out], prompt=f"{target} {request.note}".strip())
 
 
 @pytest.fixture

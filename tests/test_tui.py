@@ -12,7 +12,7 @@ from textual.worker import WorkerCancelled
 from conftest import FIVE_SHOTS, Double, approve_all
 from inkubator_tui.agents.rules import RuleBeats
 from inkubator_tui.config import load_config
-from inkubator_tui.pipeline.backend import JobResult
+from inkubator_tui.pipeline.requests import Result
 from inkubator_tui.pipeline.pipeline import Pipeline
 from inkubator_tui.pipeline.registry import Registry
 from inkubator_tui.project.models import DraftStatus, Step
@@ -27,15 +27,15 @@ from inkubator_tui.tui.screens import EditShotScreen, NoteScreen
 class WavDouble(Double):
     """A voice double that writes a real (silent) WAV, so playback paths are exercised."""
 
-    def __call__(self, job, *, seed, progress, cancel) -> JobResult:
-        out = job.workdir / f"{job.target}.wav"
+    def __call__(self, request, ctx) -> Result:
+        out = ctx.workdir / f"{request.line_id}.wav"
         with wave.open(str(out), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(22050)
             w.writeframes(b"\0\0" * 2205)
-        self.calls.append((job.target, seed, job.note))
-        return JobResult(files=[out], data={"seconds": 0.1}, prompt=job.line.text)
+        self.calls.append((request.line_id, request.seed, request.note))
+        return Result(files=[out], data={"seconds": 0.1}, prompt=request.text)
 
 
 def make_app(store, doubles=None, isolated=None):

@@ -13,7 +13,8 @@ from typing import ClassVar
 from platformdirs import user_cache_path
 
 from ..config import Config
-from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
+from ..pipeline.requests import BeatsRequest, Result
 from ..project.assets import sha256_file
 from ..project.models import Step
 from . import embedded
@@ -115,15 +116,15 @@ class _AgentBeats:
         return Director(loader=loader, strategy=c.strategy, max_tokens=c.max_tokens, temperature=c.temperature,
                         repeat_penalty=c.repeat_penalty, history_tokens=c.history_tokens)
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
+    def __call__(self, request: BeatsRequest, ctx: JobContext) -> Result:
         director = self.director()
-        on_shot = (lambda sheet, filled: job.on_partial({"sheet": sheet, "filled": filled})) \
-            if job.on_partial else None
-        result = director.draft(job.notes, seed=seed, on_token=job.on_token, cancel=cancel,
-                                progress=progress, on_shot=on_shot)
-        return JobResult(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
-                         prompt=job.notes[:4000],
-                         parameters={"strategy": result.strategy, "accepted": result.accepted,
+        on_shot = (lambda sheet, filled: ctx.on_partial({"sheet": sheet, "filled": filled})) \
+            if ctx.on_partial else None
+        result = director.draft(request.notes, seed=request.seed, on_token=ctx.on_token, cancel=ctx.cancel,
+                                progress=ctx.progress, on_shot=on_shot)
+        return Result(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
+                      prompt=request.notes[:4000],
+                      parameters={"strategy": result.strategy, "accepted": result.accepted,
                                      "rejected": len(result.rejected), "tokens": result.tokens})
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..config import Config
-from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
+from ..pipeline.requests import BeatsRequest, Result
 from ..project.models import Step
 from .notes import parse_notes
 
@@ -33,8 +34,8 @@ class RuleBeats:
     def load(self, progress: Progress = no_progress) -> None:
         pass
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
-        progress(0.1, "splitting notes into shots")
-        sheet = parse_notes(job.notes)  # the notes' own title; the project keeps a title a person set
-        cancel.check()
-        return JobResult(data={"sheet": sheet.model_dump(mode="json")}, prompt=job.notes[:4000])
+    def __call__(self, request: BeatsRequest, ctx: JobContext) -> Result:
+        ctx.progress(0.1, "splitting notes into shots")
+        sheet = parse_notes(request.notes)  # the notes' own title; the project keeps a title a person set
+        ctx.cancel.check()
+        return Result(data={"sheet": sheet.model_dump(mode="json")}, prompt=request.notes[:4000])

@@ -1,20 +1,28 @@
 """The one small protocol every step backend speaks.
 
-Like a diffusers pipeline: `load()` once, then `__call__(job, seed=…,
-progress=…, cancel=…)` returns a typed result. A job is a pure function of
-its inputs; the backend writes files into `job.workdir` and the pipeline
-moves them into the content-addressed store.
+Like a diffusers pipeline: `load()` once, then `__call__(request, ctx)`
+returns a typed `Result`. The request (pipeline/requests.py) is plain data
+that names its inputs by content hash; the context is what only this run
+has: a workdir for output files, local paths of the inputs, progress, the
+cancel token and, for the agent, live tokens. A backend declares what it
+needs in `capabilities` and its own settings in `Options`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from ..project.models import BeatSheet, DialogueLine, Draft, ProjectSettings, Shot, Step
+from pydantic import BaseModel, ConfigDict
+
+from ..project.models import AssetRef, Step
+from .requests import Request, Result
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 
@@ -33,13 +41,38 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """Cooperative cancel: backends call `check()` between units of work."""
+    """Cooperative cancel: backends call `check()` between units of work, and may
+    register `on_cancel` hooks for work they cannot poll (a worker process to
+    kill, a diffusers pipeline's interrupt flag)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._hooks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            _call_quietly(hook)
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Run `hook` when cancelled (at once if already); returns a function that
+        unregisters it, for a backend to call when its work is done."""
+        with self._lock:
+            if not self._event.is_set():
+                self._hooks.append(hook)
+                return lambda: self._remove(hook)
+        _call_quietly(hook)
+        return lambda: None
+
+    def _remove(self, hook: Callable[[], None]) -> None:
+        with self._lock:
+            if hook in self._hooks:
+                self._hooks.remove(hook)
 
     @property
     def cancelled(self) -> bool:
@@ -48,6 +81,44 @@ class CancelToken:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled("cancelled")
+
+
+def _call_quietly(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - a failing hook must not stop the others
+        log.exception("cancel hook failed")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend needs and can do; the planner and executors read it.
+
+    `inputs` names the request inputs the backend reads and whether each is
+    required: a motion backend that lists "end" makes the keyframes step offer
+    an end frame for shots that move."""
+
+    inputs: dict[str, Literal["required", "optional"]] = field(default_factory=dict)
+    cancellable: bool = True
+    device: Literal["cpu", "cuda", "vulkan", "any"] = "cpu"
+    # Jobs of this backend that may run side by side (0 = as many as the executor runs).
+    max_concurrency: int = 0
+    # Run each job in its own process (a backend whose library is not thread-safe
+    # or must be killed to cancel).
+    isolation: bool = False
+
+
+DEFAULT_CAPABILITIES = Capabilities()
+
+
+def capabilities(backend: Any) -> Capabilities:
+    return getattr(backend, "capabilities", DEFAULT_CAPABILITIES)
+
+
+class NoOptions(BaseModel):
+    """A backend without options of its own: any key under `[section.options]` is an error."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -78,47 +149,57 @@ class Readiness:
     non_neural: bool = False
 
 
-@dataclass
-class Job:
-    """Everything one unit of work reads. Nothing here comes from model output
-    that has not been validated into these types."""
+@dataclass(frozen=True)
+class ProgressEvent:
+    job: str
+    fraction: float
+    message: str
+    step: str = ""  # the pipeline step the job belongs to, when known
+    # A small picture of the work so far (a denoising preview), for the app to show.
+    preview: Any = None
 
-    step: Step
-    target: str
-    settings: ProjectSettings
+
+@dataclass
+class JobContext:
+    """What one run of one request has that the request does not carry."""
+
     workdir: Path
-    sheet: BeatSheet | None = None
-    shot: Shot | None = None
-    line: DialogueLine | None = None
-    notes: str = ""
-    # Approved upstream drafts and their absolute file paths.
-    upstream: list[Draft] = field(default_factory=list)
-    upstream_files: dict[int, list[Path]] = field(default_factory=dict)
-    # The director's note from the last rejection ("redo with a note").
-    note: str = ""
-    # Streams model tokens to whoever watches (the app's chat pane); may be None.
+    cancel: CancelToken
+    # Local files of the request's named inputs (`path(request.start)`).
+    files: dict[AssetRef, Path] = field(default_factory=dict)
+    emit: Callable[[float, str, Any], None] | None = None
+    # Streams model tokens to whoever watches (the app's chat pane).
     on_token: Callable[[str], None] | None = None
-    # The result as it grows, for whoever watches (the beats step: the sheet and how
-    # many shots the model has filled); may be None.
+    # The result as it grows (the beats step: the sheet and how many shots are filled).
     on_partial: Callable[[Any], None] | None = None
 
+    def path(self, ref: AssetRef) -> Path:
+        try:
+            return self.files[ref]
+        except KeyError:
+            raise BackendError(f"input {ref.rel} was not given to this job") from None
 
-@dataclass
-class JobResult:
-    files: list[Path] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    prompt: str = ""
-    negative_prompt: str = ""
-    steps: int | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
+    def progress(self, fraction: float, message: str = "", preview: Any = None) -> None:
+        """Report progress; never raises (a failing listener is logged, the job goes on).
+        Cancel is `cancel.check()`, never a side effect of reporting."""
+        if self.emit is None:
+            return
+        try:
+            self.emit(max(0.0, min(1.0, float(fraction))), message, preview)
+        except Exception:  # noqa: BLE001
+            log.exception("progress listener failed")
 
 
 @runtime_checkable
 class Backend(Protocol):
+    """A class constructed with the app's `Config`; it also has a classmethod
+    `readiness(config) -> Readiness`, and may set `capabilities` (a
+    `Capabilities`) and `Options` (a pydantic model of its `[section.options]`)."""
+
     step: ClassVar[Step]
 
     def info(self) -> BackendInfo: ...
 
     def load(self, progress: Progress = no_progress) -> None: ...
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult: ...
+    def __call__(self, request: Request, ctx: JobContext) -> Result: ...

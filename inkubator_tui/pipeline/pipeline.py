@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,9 +20,10 @@ from pydantic import ValidationError
 from ..project.assets import atomic_write_bytes
 from ..project.models import BeatSheet, Character, Draft, DraftStatus, Provenance, Shot, Step, stable_hash, utcnow
 from ..project.store import ProjectError, Store
-from .backend import Backend, CancelToken, Job, JobResult
+from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, capabilities
+from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
-from .runner import JobRunner, Outcome, ProgressEvent
+from .requests import BeatsRequest
 from .steps import ANIMATIC_TARGET, SHEET_TARGET, Blocked, Context, Task, plan
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
@@ -62,10 +61,14 @@ class StepReport:
 
 
 class Pipeline:
-    def __init__(self, store: Store, registry: Registry, runner: JobRunner | None = None):
+    def __init__(self, store: Store, registry: Registry, executor: LocalExecutor | RayExecutor | None = None):
         self.store = store
         self.registry = registry
-        self.runner = runner or JobRunner(registry.config.runtime.jobs)
+        rt = registry.config.runtime
+        # Render jobs go to the configured executor; the beats step stays in this process
+        # (it streams tokens to the chat and keeps its model loaded).
+        self.executor = executor or make_executor(rt.executor, workers=rt.jobs, ray_address=rt.ray_address)
+        self.local = executor if isinstance(executor, LocalExecutor) else LocalExecutor(rt.jobs)
         self._loaded: set[int] = set()
 
     # ---- helpers ---------------------------------------------------------
@@ -76,7 +79,13 @@ class Pipeline:
         return {s for s in Step if self.backend(s) is not None}
 
     def context(self) -> Context:
-        return Context(self.store, self.enabled_steps())
+        enabled = self.enabled_steps()
+        motion = self.backend(Step.MOTION)
+        voice = self.backend(Step.VOICE)
+        language = (self.store.settings.languages or ["en"])[0]
+        voices = voice.voices(language) if voice is not None and hasattr(voice, "voices") else []
+        return Context(self.store, enabled, end_frames=capabilities(motion).inputs.get("end", "") if motion else "",
+                       voices=voices, long_side=self.registry.config.keyframe.long_side)
 
     def _ensure_loaded(self, backend: Backend, emit: Callable[[ProgressEvent], None]) -> None:
         if id(backend) not in self._loaded:
@@ -94,9 +103,8 @@ class Pipeline:
         if not notes.strip():
             raise ProjectError("the notes are empty; write what happens, scene by scene")
         deps = {"step": Step.BEATS.value, "notes": notes}
-        task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps)
-        return self._run(Step.BEATS, [task], [], cancel, on_progress, notes=notes, on_token=on_token,
-                         on_partial=on_partial)
+        task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps, BeatsRequest(notes=notes))
+        return self._run(Step.BEATS, [task], [], cancel, on_progress, on_token=on_token, on_partial=on_partial)
 
     def run_step(self, step: Step, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -113,7 +121,7 @@ class Pipeline:
         return self._run(step, tasks, blocked, cancel, on_progress)
 
     def _run(self, step: Step, tasks: list[Task], blocked: list[Blocked], cancel: CancelToken | None,
-             on_progress: Callable[[ProgressEvent], None] | None, notes: str = "",
+             on_progress: Callable[[ProgressEvent], None] | None,
              on_token: Callable[[str], None] | None = None,
              on_partial: Callable[[Any], None] | None = None) -> StepReport:
         backend = self.backend(step)
@@ -124,18 +132,23 @@ class Pipeline:
         outer = on_progress or (lambda e: None)
 
         def emit(e: ProgressEvent) -> None:  # every event says which step it belongs to
-            outer(ProgressEvent(e.job, e.fraction, e.message, step.value))
+            outer(ProgressEvent(e.job, e.fraction, e.message, step.value, e.preview))
 
-        info = backend.info()
         candidates = self.registry.config.keyframe.candidates if step == Step.KEYFRAMES else 1
 
-        work: list[tuple[Task, int, str, str]] = []  # task, seed, note, cache key
+        work: list[tuple[Task, Backend, BackendInfo, str, Any]] = []  # task, its backend, info, cache key, request
         for task in tasks:
             drafts = self.store.drafts(step, task.target)
             live = [d for d in drafts if d.status in LIVE and d.deps_key == task.deps_key]
             if any(d.status == DraftStatus.APPROVED for d in live) or len(live) >= candidates:
                 report.up_to_date += 1
                 continue
+            try:
+                mine = self.registry.named(step, task.backend)
+            except Exception as e:  # noqa: BLE001 - a cast naming an engine that is not here
+                report.failed.append((task.label, _one_line(e)))
+                continue
+            info = mine.info()
             rejected = [d for d in drafts if d.status == DraftStatus.REJECTED]
             note = drafts[-1].note if drafts and drafts[-1].status == DraftStatus.REJECTED else ""
             for i in range(len(live), candidates):
@@ -145,64 +158,55 @@ class Pipeline:
                 if hit is not None:
                     report.cached.append(self._reuse(hit, task))
                 else:
-                    work.append((task, seed, note, key))
+                    work.append((task, mine, info, key, task.request.model_copy(update={"seed": seed, "note": note})))
 
         if not work:
             return report
-        self._ensure_loaded(backend, emit)
-        ctx_sheet = self.store.sheet()
-        settings = self.store.settings
+        remote = step != Step.BEATS and not isinstance(self.executor, LocalExecutor)
         scratch = self.store.root / ".work"
         scratch.mkdir(exist_ok=True)
-        by_name: dict[str, tuple[Task, int, str, Job]] = {}
-        jobs = []
-        for n, (task, seed, note, key) in enumerate(work):
+        by_name: dict[str, tuple[Task, BackendInfo, str, Any]] = {}
+        items = []
+        for n, (task, mine, info, key, request) in enumerate(work):
+            if not remote:  # a worker elsewhere loads its own copy
+                self._ensure_loaded(mine, emit)
             name = f"{task.label}" + (f" #{n + 1}" if candidates > 1 else "")
-            job = Job(step=step, target=task.target, settings=settings,
-                      workdir=Path(tempfile.mkdtemp(prefix="job-", dir=scratch)), sheet=ctx_sheet,
-                      shot=task.shot, line=task.line, notes=notes, upstream=task.upstream,
-                      upstream_files={d.id: [self.store.assets.path(f) for f in d.files] for d in task.upstream},
-                      note=note, on_token=on_token, on_partial=on_partial)
-            by_name[name] = (task, seed, key, job)
-            jobs.append((name, self._job_fn(backend, job, seed, cancel)))
+            files = {r: self.store.assets.path(r.rel) for r in request.inputs().values()}
+            by_name[name] = (task, info, key, request)
+            items.append(WorkItem(name, self.registry.handle(mine), request, files, on_token=on_token,
+                                  on_partial=on_partial))
 
-        for outcome in self.runner.run(jobs, cancel=cancel, on_progress=emit):
-            task, seed, key, job = by_name[outcome.job]
+        executor = self.executor if remote else self.local
+        for outcome in executor.run(items, scratch=scratch, cancel=cancel, on_progress=emit):
+            task, info, key, request = by_name[outcome.job]
             try:
                 if outcome.cancelled:
                     report.cancelled = True
                 elif outcome.error is not None:
                     report.failed.append((outcome.job, _one_line(outcome.error)))
                 else:
-                    report.created.append(self._commit(task, info, seed, key, outcome))
+                    report.created.append(self._commit(task, request, info, key, outcome))
             except (ValidationError, ValueError, OSError) as e:
                 report.failed.append((outcome.job, f"bad result from {info.name}: {_one_line(e)}"))
             finally:
-                shutil.rmtree(job.workdir, ignore_errors=True)
+                remove_workdir(outcome)
         return report
 
-    @staticmethod
-    def _job_fn(backend: Backend, job: Job, seed: int, cancel: CancelToken):
-        def fn(progress):
-            started = utcnow()
-            result = backend(job, seed=seed, progress=progress, cancel=cancel)
-            if not isinstance(result, JobResult):
-                raise TypeError(f"{type(backend).__name__} returned {type(result).__name__}, not JobResult")
-            return started, utcnow(), result
-        return fn
-
-    def _commit(self, task: Task, info, seed: int, key: str, outcome: Outcome) -> Draft:
-        started, finished, result = outcome.result
+    def _commit(self, task: Task, request, info: BackendInfo, key: str, outcome: Outcome) -> Draft:
+        result = outcome.result
         data = dict(result.data)
         if task.step == Step.BEATS:
             # Model output is validated into the domain type before it is stored.
             data["sheet"] = BeatSheet.model_validate(data.get("sheet")).model_dump(mode="json")
+        by_name = request.inputs()
         prov = Provenance(
-            tool=task.step.value, backend=info.name, model_id=info.model_id, weights_sha256=info.weights_sha256,
-            licence=info.licence, non_neural=info.non_neural, prompt=result.prompt,
-            negative_prompt=result.negative_prompt, seed=seed, steps=result.steps,
-            parameters={**info.parameters, **result.parameters, "backend_version": info.version},
-            inputs=[f for d in task.upstream for f in d.files], started_at=started, finished_at=finished)
+            tool=task.step.value, backend=info.name, model_id=result.model_id or info.model_id,
+            weights_sha256=info.weights_sha256, licence=result.licence or info.licence, non_neural=info.non_neural,
+            prompt=result.prompt, negative_prompt=result.negative_prompt, seed=request.seed, steps=result.steps,
+            parameters={**info.parameters, **result.parameters, "backend_version": info.version,
+                        **({"inputs": {name: r.rel for name, r in by_name.items()}} if by_name else {})},
+            inputs=[f for d in task.upstream for f in d.files], started_at=outcome.started,
+            finished_at=outcome.finished)
         files = []
         for f in result.files:
             if not Path(f).is_file():

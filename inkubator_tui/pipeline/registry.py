@@ -13,7 +13,10 @@ from importlib.metadata import entry_points
 
 from ..config import Config
 from ..project.models import Step
-from .backend import Backend, BackendError, Readiness
+from pydantic import BaseModel, ValidationError
+
+from .backend import Backend, BackendError, NoOptions, Readiness
+from .executors import BackendHandle
 
 ENTRY_POINT_GROUP = "inkubator.backends"
 
@@ -68,13 +71,35 @@ def configured_choice(config: Config, step: Step) -> str:
     }[step]
 
 
+def section_options(config: Config, step: Step) -> dict:
+    section = getattr(config, SECTION[step], None)
+    return dict(getattr(section, "options", {}) or {})
+
+
+def validate_options(cls: type, config: Config, step: Step, name: str) -> BaseModel:
+    """The backend's own options from `[<section>.options]`, validated by its `Options` model;
+    a bad key or value is one BackendError naming the key and the backend."""
+    model: type[BaseModel] = getattr(cls, "Options", NoOptions)
+    raw = section_options(config, step)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        known = ", ".join(model.model_fields) or "none"
+        what = "is not an option of" if err["type"] == "extra_forbidden" else f"= {raw.get(key)!r}: {err['msg']} for"
+        raise BackendError(f"{SECTION[step]}.options.{key} {what} the {name} backend "
+                           f"(its options: {known})") from None
+
+
 class Registry:
-    """Resolves one backend instance per step, lazily, and reports readiness."""
+    """Resolves backend instances by step and name, lazily, and reports readiness."""
 
     def __init__(self, config: Config, overrides: dict[Step, Backend | None] | None = None):
         self.config = config
         self._overrides = dict(overrides or {})
         self._instances: dict[Step, Backend | None] = {}
+        self._named: dict[tuple[Step, str], Backend] = {}
         self.specs = BUILTINS + _plugin_specs()
 
     def specs_for(self, step: Step) -> list[BackendSpec]:
@@ -111,8 +136,45 @@ class Registry:
             return self._overrides[step]
         if step not in self._instances:
             spec = self._choose(step)
-            self._instances[step] = spec.load_class()(self.config) if spec else None
+            self._instances[step] = self._build(spec) if spec else None
         return self._instances[step]
+
+    def _build(self, spec: BackendSpec) -> Backend:
+        cls = spec.load_class()
+        validate_options(cls, self.config, spec.step, spec.name)
+        backend = cls(self.config)
+        backend._inkubator_spec = spec  # so handle() can tell a worker how to rebuild it
+        return backend
+
+    def named(self, step: Step, name: str) -> Backend | None:
+        """The backend called `name` for `step` ("" = the step's configured one): a
+        cast can name its own voice engine, so two characters use two engines."""
+        default = self.resolve(step)
+        if not name or (default is not None and default.info().name == name):
+            return default
+        if (step, name) not in self._named:
+            spec = next((s for s in self.specs_for(step) if s.name == name), None)
+            if spec is None:
+                names = ", ".join(s.name for s in self.specs_for(step))
+                raise UnknownBackend(f"{name!r} is not a {step.value} backend; choose one of: {names}")
+            self._named[(step, name)] = self._build(spec)
+        return self._named[(step, name)]
+
+    def handle(self, backend: Backend) -> BackendHandle:
+        """How an executor gets `backend` in another process: rebuilt from its class and
+        this config, or (an injected instance with no spec) the instance itself."""
+        spec = getattr(backend, "_inkubator_spec", None)
+        if spec is None:
+            return BackendHandle(instance=backend)
+        return BackendHandle(ref=spec.ref, config=self.config.model_dump(mode="json"), instance=backend)
+
+    def options(self, step: Step) -> BaseModel | None:
+        """The validated options of the step's backend (None when the step has none)."""
+        backend = self.resolve(step)
+        if backend is None:
+            return None
+        spec = getattr(backend, "_inkubator_spec", None)
+        return validate_options(type(backend), self.config, step, spec.name if spec else backend.info().name)
 
     def readiness(self) -> list[Readiness]:
         out = []

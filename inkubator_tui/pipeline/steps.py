@@ -10,11 +10,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..project.models import BeatSheet, DialogueLine, Draft, DraftStatus, ProjectSettings, Shot, Step, stable_hash
+from ..project.models import (
+    AssetRef,
+    BeatSheet,
+    Draft,
+    DraftStatus,
+    Movement,
+    ProjectSettings,
+    Shot,
+    Step,
+    VoiceCast,
+    stable_hash,
+)
 from ..project.store import Store
+from .requests import (
+    AnimaticRequest,
+    AnimaticShot,
+    KeyframeRequest,
+    MotionRequest,
+    Request,
+    Role,
+    VoiceRequest,
+)
 
 SHEET_TARGET = "sheet"
 ANIMATIC_TARGET = "project"
+END_SUFFIX = "/end"
+
+
+def role_target(shot_id: str, role: Role) -> str:
+    """The draft target of a shot's keyframe in one role: the shot id for its start
+    (as before roles existed), `<id>/end` for its end."""
+    return shot_id + END_SUFFIX if role == "end" else shot_id
+
+
+def role_of(target: str) -> Role:
+    return "end" if target.endswith(END_SUFFIX) else "start"
+
+
+def shot_of(target: str) -> str:
+    return target.removesuffix(END_SUFFIX)
 
 
 @dataclass
@@ -23,16 +58,16 @@ class Task:
     target: str
     label: str
     deps: dict
+    # What the backend reads; the pipeline sets its seed and note per candidate.
+    request: Request | None = None
     seed: int = 0
-    shot: Shot | None = None
-    line: DialogueLine | None = None
+    # The backend by name for this task ("" = the step's configured one): a cast names its engine.
+    backend: str = ""
     upstream: list[Draft] = field(default_factory=list)
 
     @property
     def deps_key(self) -> str:
         return stable_hash({"step": self.step.value, **self.deps})
-
-
 @dataclass
 class Blocked:
     step: Step
@@ -42,13 +77,22 @@ class Blocked:
 
 
 class Context:
-    """A read-only view of the project that planning works from."""
+    """A read-only view of the project that planning works from, and what the
+    configured backends ask of it."""
 
-    def __init__(self, store: Store, enabled: set[Step] | None = None):
+    def __init__(self, store: Store, enabled: set[Step] | None = None, *, end_frames: str = "",
+                 voices: list[str] | None = None, long_side: int = 640):
         self.settings: ProjectSettings = store.settings
         self.sheet: BeatSheet | None = store.sheet()
         # Steps that have a backend; the animatic waits only on those.
         self.enabled = set(Step) if enabled is None else enabled
+        # Whether the motion backend reads an end frame: "required", "optional" or "" (it does not).
+        self.end_frames = end_frames if Step.MOTION in self.enabled else ""
+        # The configured voice backend's voices, for default casting (distinct voices when it has several).
+        self.voices = list(voices or [])
+        self.long_side = long_side
+        self._speaking = list(dict.fromkeys(line.character for shot in (self.sheet.shots if self.sheet else [])
+                                            for line in shot.dialogue if line.character))
         self._by_target: dict[tuple[Step, str], list[Draft]] = {}
         for d in store.drafts():
             self._by_target.setdefault((d.step, d.target), []).append(d)
@@ -71,8 +115,45 @@ class Context:
         return f"{step.value} not made yet"
 
 
+    def roles(self, shot: Shot) -> list[Role]:
+        """The keyframes a shot needs: its start, and an end when the motion backend
+        reads one and the shot moves or its action changes the picture (always, when
+        the backend requires it)."""
+        if self.end_frames == "required":
+            return ["start", "end"]
+        changes = shot.movement not in (Movement.STATIC, Movement.HANDHELD) or bool(shot.end_action.strip())
+        return ["start", "end"] if self.end_frames == "optional" and changes else ["start"]
+
+    def cast(self, character: str, language: str) -> VoiceCast:
+        """Who voices `character` in `language`: the director's casting, else the default —
+        the speaking characters in sheet order take the backend's voices in turn."""
+        sheet = self.sheet
+        ch = sheet.character(character) if sheet else None
+        if ch is not None and language in ch.voices:
+            return ch.voices[language]
+        if not self.voices:
+            return VoiceCast()
+        index = self._speaking.index(character) if character in self._speaking else 0
+        return VoiceCast(voice=self.voices[index % len(self.voices)])
+
+
 def line_label(shot: Shot, index: int) -> str:
     return f"shot {shot.number} line {index + 1}"
+
+
+def keyframe_prompt(shot: Shot, role: Role) -> str:
+    """What the picture shows: the shot's image prompt (or its action) at the start;
+    at the end, the end of the action, or where the camera move arrives."""
+    base = shot.image_prompt or shot.action
+    if role == "start":
+        return base
+    if shot.end_action.strip():
+        return shot.end_action.strip()
+    return f"{base} (end of the {shot.movement.value})" if base else f"end of the {shot.movement.value}"
+
+
+def ref(draft: Draft) -> AssetRef:
+    return AssetRef.of(draft.files[0])
 
 
 def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
@@ -87,33 +168,58 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
     s = ctx.settings
 
     if step == Step.KEYFRAMES:
+        w, h = s.frame_size(ctx.long_side)
         for shot in sheet.shots:
             looks = {c: (sheet.character(c).look if sheet.character(c) else "") for c in shot.characters}
-            deps = {"shot": shot.model_dump(mode="json", exclude={"id", "dialogue", "notes", "duration_s"}),
-                    "looks": looks, "style": s.style_bible, "aspect": s.aspect}
-            tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, seed=shot.seed, shot=shot))
+            framing = shot.model_dump(mode="json", exclude={"id", "dialogue", "notes", "duration_s", "end_action"})
+            for role in ctx.roles(shot):
+                deps = {"shot": framing, "looks": looks, "style": s.style_bible, "aspect": s.aspect}
+                if role == "end":  # the end frame also depends on how the shot ends
+                    deps = {**deps, "role": "end", "end_action": shot.end_action}
+                request = KeyframeRequest(shot=shot, role=role, prompt=keyframe_prompt(shot, role), width=w,
+                                          height=h, looks=looks, style=s.style_bible)
+                label = f"shot {shot.number}" + (" end" if role == "end" else "")
+                tasks.append(Task(step, role_target(shot.id, role), label, deps, request, seed=shot.seed))
 
     elif step == Step.MOTION:
         for shot in sheet.shots:
-            kf = ctx.approved(Step.KEYFRAMES, shot.id)
-            if kf is None:
-                blocked.append(Blocked(step, shot.id, f"shot {shot.number}",
-                                       ctx.waiting_words(Step.KEYFRAMES, shot.id)))
+            frames: dict[str, Draft] = {}
+            waiting = []
+            for role in ctx.roles(shot):
+                target = role_target(shot.id, role)
+                kf = ctx.approved(Step.KEYFRAMES, target)
+                if kf is None:
+                    waiting.append(("end " if role == "end" else "") + ctx.waiting_words(Step.KEYFRAMES, target))
+                else:
+                    frames[role] = kf
+            if waiting:
+                blocked.append(Blocked(step, shot.id, f"shot {shot.number}", "; ".join(waiting)))
                 continue
-            deps = {"keyframe": kf.id, "movement": shot.movement.value, "duration_s": shot.duration_s, "fps": s.fps,
-                    "aspect": s.aspect}
-            tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, seed=shot.seed, shot=shot, upstream=[kf]))
+            start, end = frames["start"], frames.get("end")
+            deps = {"keyframe": start.id, "movement": shot.movement.value, "duration_s": shot.duration_s,
+                    "fps": s.fps, "aspect": s.aspect}
+            if end is not None:
+                deps["end"] = end.id
+            request = MotionRequest(shot=shot, start=ref(start), end=ref(end) if end else None,
+                                    frames=max(1, round(shot.duration_s * s.fps)), fps=s.fps,
+                                    movement=shot.movement)
+            tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, request, seed=shot.seed,
+                              upstream=[start, *([end] if end else [])]))
 
     elif step == Step.VOICE:
+        language = s.languages[0] if s.languages else "en"
         for shot in sheet.shots:
             for i, line in enumerate(shot.dialogue):
-                ch = sheet.character(line.character)
+                cast = ctx.cast(line.character, language)
                 deps = {"text": line.text, "character": line.character, "delivery": line.delivery,
-                        "voices": ch.voices if ch else {}, "language": s.languages[0] if s.languages else "en"}
-                tasks.append(Task(step, line.id, line_label(shot, i), deps, seed=shot.seed, shot=shot, line=line))
+                        "cast": cast.model_dump(mode="json"), "language": language}
+                request = VoiceRequest(line_id=line.id, text=line.text, character=line.character,
+                                       delivery=line.delivery, language=language, cast=cast)
+                tasks.append(Task(step, line.id, line_label(shot, i), deps, request, seed=shot.seed,
+                                  backend=cast.backend))
 
     elif step == Step.ANIMATIC:
-        shots, upstream, missing = [], [], []
+        shots, upstream, missing, cuts = [], [], [], []
         for shot in sheet.shots:
             kf = ctx.approved(Step.KEYFRAMES, shot.id)
             mo = ctx.approved(Step.MOTION, shot.id) if (Step.MOTION in ctx.enabled) else None
@@ -132,9 +238,13 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
             shots.append({"id": shot.id, "number": shot.number, "duration_s": shot.duration_s,
                           "keyframe": kf.id if kf else None, "motion": mo.id if mo else None,
                           "voice": [v.id for v in voices]})
+            if kf is not None:
+                cuts.append(AnimaticShot(number=shot.number, duration_s=shot.duration_s, keyframe=ref(kf),
+                                         motion=ref(mo) if mo else None, voices=tuple(ref(v) for v in voices)))
         if missing:
             blocked.append(Blocked(step, ANIMATIC_TARGET, "animatic", "; ".join(missing)))
         else:
             deps = {"shots": shots, "fps": s.fps, "aspect": s.aspect}
-            tasks.append(Task(step, ANIMATIC_TARGET, "animatic", deps, upstream=upstream))
+            tasks.append(Task(step, ANIMATIC_TARGET, "animatic", deps, AnimaticRequest(fps=s.fps, shots=tuple(cuts)),
+                              upstream=upstream))
     return tasks, blocked

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SHOT_NUMBER_RE = re.compile(r"^[1-9][0-9]{0,3}[A-Z]?$")
+ASSET_REL_RE = re.compile(r"^assets/([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[a-z0-9]{1,8})?$")
 
 
 def utcnow() -> str:
@@ -114,6 +115,9 @@ class Shot(_Model):
     notes: ShortText = ""
     # How this shot ends: "smash cut to white", "fade out", "dissolve" ("" = a plain cut).
     transition: Annotated[str, Field(max_length=40)] = ""
+    # What the picture shows when the shot ends ("she has the letter in her hand"), when the
+    # action changes it; "" = the camera move's last framing of the start picture.
+    end_action: ShortText = ""
     # Fields the director's words fixed ("hold three seconds" → duration_s): the agent keeps them.
     pinned: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=10)
 
@@ -131,12 +135,61 @@ class Scene(_Model):
     heading: Annotated[str, Field(max_length=200)] = ""
 
 
+class AssetRef(BaseModel):
+    """A stored asset by content hash: what requests name as inputs, so a job means the
+    same bytes on any machine (never an absolute path of this one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    ext: Annotated[str, Field(pattern=r"^(\.[a-z0-9]{1,8})?$")] = ""
+
+    @property
+    def rel(self) -> str:
+        """The path inside a project folder (`assets/ab/ab12….png`)."""
+        return f"assets/{self.sha256[:2]}/{self.sha256}{self.ext}"
+
+    @classmethod
+    def of(cls, rel: str) -> AssetRef:
+        m = ASSET_REL_RE.match(rel)
+        if m is None:
+            raise ValueError(f"{rel!r} is not a stored asset path (assets/<sha[:2]>/<sha256><ext>)")
+        return cls(sha256=m.group(2), ext=m.group(3) or "")
+
+
+class VoiceCast(_Model):
+    """Who speaks a character's lines in one language."""
+
+    # "" = the configured voice backend (`voice.backend`).
+    backend: Annotated[str, Field(pattern=r"^([a-z][a-z0-9_.-]*)?$", max_length=64)] = ""
+    # The backend's voice id (a Piper speaker, a Kokoro voice); "" = the backend's default.
+    voice: Annotated[str, Field(max_length=120)] = ""
+    # A clip of the actor's voice for engines that clone one (a stored asset).
+    reference: AssetRef | None = None
+    speed: float = Field(default=1.0, gt=0.2, le=4.0)
+    # Engine parameters the backend understands (noise scale, pitch, emotion …).
+    params: dict[Annotated[str, Field(max_length=40)], float | int | str | bool] = Field(default_factory=dict)
+
+    def label(self) -> str:
+        text = f"{self.backend or 'default'}:{self.voice or 'default'}"
+        return text + (f" ×{self.speed:g}" if self.speed != 1.0 else "")
+
+
 class Character(_Model):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     look: Annotated[str, Field(max_length=400)] = ""
-    # language -> voice id of the voice backend
-    voices: dict[str, str] = Field(default_factory=dict)
+    # language -> who voices this character's lines in it (unset = default casting)
+    voices: dict[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")], VoiceCast] = \
+        Field(default_factory=dict)
     seed: int = Field(default=0, ge=0, lt=2**32)
+
+    @field_validator("voices", mode="before")
+    @classmethod
+    def _older_voice_ids(cls, v: Any) -> Any:
+        """Projects saved before typed casting stored a bare voice id per language."""
+        if isinstance(v, dict):
+            return {k: ({"voice": c} if isinstance(c, str) else c) for k, c in v.items()}
+        return v
 
 
 class BeatSheet(_Model):

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from ..config import Config
-from ..pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
+from ..pipeline.requests import AnimaticRequest, Result
 from ..project.models import Step
 from .video import read_mp4, read_wav, resample, write_mp4, write_wav
 
@@ -42,25 +43,16 @@ class Animatic:
     def load(self, progress: Progress = no_progress) -> None:
         pass
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
-        sheet = job.sheet
-        assert sheet is not None
-        fps = job.settings.fps
-        by_id = {d.id: d for d in job.upstream}
-        files = job.upstream_files
+    def __call__(self, request: AnimaticRequest, ctx: JobContext) -> Result:
+        fps, cancel, progress = request.fps, ctx.cancel, ctx.progress
         plan = []
-        for shot in sheet.shots:
-            mine = [d for d in job.upstream if d.target == shot.id or d.target.startswith(shot.id + "-l")]
-            kf = next(d for d in mine if d.step == Step.KEYFRAMES)
-            motion = next((d for d in mine if d.step == Step.MOTION), None)
-            voices = [by_id[d.id] for d in mine if d.step == Step.VOICE]
-            voices.sort(key=lambda d: int(d.target.rsplit('-l', 1)[1]))
-            audio = [read_wav(files[v.id][0]) for v in voices]
+        for shot in request.shots:
+            audio = [read_wav(ctx.path(v)) for v in shot.voices]
             talk = sum(len(a) / r for a, r in audio) + LEAD_IN_S * len(audio) + TAIL_S
             seconds = max(shot.duration_s, talk if audio else 0)
-            plan.append((shot, kf, motion, audio, seconds))
+            plan.append((shot, shot.keyframe, shot.motion, audio, seconds))
 
-        size = Image.open(files[plan[0][1].id][0]).size
+        size = Image.open(ctx.path(plan[0][1])).size
         total_frames = sum(max(1, round(s * fps)) for *_, s in plan)
         track = np.zeros(int(sum(s for *_, s in plan) * RATE) + RATE, dtype=np.int32)
         cuts, t = [], 0.0
@@ -73,7 +65,7 @@ class Animatic:
                 track[i:i + len(s)] += s
                 pos += len(s) / RATE + LEAD_IN_S
             t += seconds
-        wav = job.workdir / "voice.wav"
+        wav = ctx.workdir / "voice.wav"
         write_wav(wav, np.clip(track[: int(t * RATE)], -32768, 32767), RATE)
 
         def frames() -> Iterator[Image.Image]:
@@ -83,16 +75,16 @@ class Animatic:
                 progress(done / total_frames, f"shot {shot.number}")
                 n = max(1, round(seconds * fps))
                 last = None
-                source = read_mp4(files[motion.id][0]) if motion else iter(())
+                source = read_mp4(ctx.path(motion)) if motion else iter(())
                 for _ in range(n):
                     frame = next(source, None)
                     if frame is None:  # hold: the keyframe, or the move's last frame
-                        frame = last or Image.open(files[kf.id][0]).convert("RGB")
+                        frame = last or Image.open(ctx.path(kf)).convert("RGB")
                     last = frame
                     yield frame
                 done += n
 
-        out = job.workdir / "animatic.mp4"
+        out = ctx.workdir / "animatic.mp4"
         n = write_mp4(out, frames(), size, fps, crf=self.crf, audio=wav)
-        return JobResult(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts},
-                         parameters={"fps": fps, "width": size[0], "height": size[1]})
+        return Result(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts},
+                      parameters={"fps": fps, "width": size[0], "height": size[1]})

@@ -1,9 +1,9 @@
 """Frame and WAV plumbing shared by the motion and animatic backends
-(ffmpeg comes inside the imageio-ffmpeg wheel, so this works offline)."""
+(ffmpeg comes inside the imageio-ffmpeg wheel, so this works offline; audio
+files through soundfile, so any engine's WAV — 8/16/24/32-bit, float — reads)."""
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -44,23 +44,21 @@ def read_mp4(path: Path) -> Iterator[Image.Image]:
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """Mono int16 samples and the sample rate."""
-    with wave.open(str(path), "rb") as w:
-        rate, ch, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype={1: np.uint8, 2: np.int16}[width])
-    if width == 1:
-        data = ((data.astype(np.int16) - 128) << 8).astype(np.int16)
-    if ch > 1:
-        data = data.reshape(-1, ch).mean(axis=1).astype(np.int16)
+    """Mono int16 samples and the sample rate, whatever the file's sample format."""
+    import soundfile
+
+    data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+    if data.shape[1] > 1:
+        data = data.mean(axis=1).astype(np.int16)
+    else:
+        data = data[:, 0]
     return data, rate
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype(np.int16).tobytes())
+    import soundfile
+
+    soundfile.write(str(path), samples.astype(np.int16), rate, subtype="PCM_16")
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from ..doctor import doctor_rows
 from ..pipeline.backend import BackendError, CancelToken
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.registry import Registry
-from ..pipeline.runner import ProgressEvent
+from ..pipeline.backend import ProgressEvent
 from ..project.models import Step
 from ..project.notes_file import NotesFileError, read_notes
 from ..project.store import ProjectError, Store

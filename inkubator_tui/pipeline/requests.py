@@ -1,0 +1,146 @@
+"""One typed request per step, and the typed result every backend returns.
+
+The planner builds a request from approved project state; a backend reads
+nothing else. Requests are plain data: they pickle, travel to another
+process or a Ray worker, and name their inputs as stored assets by content
+hash (`AssetRef`), never as paths of this machine. The executor turns each
+named input into a local file before the backend runs (`JobContext.path`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..project.models import AssetRef, Movement, Shot, Step, VoiceCast
+
+Role = Literal["start", "end"]
+ROLES: tuple[Role, ...] = ("start", "end")
+
+
+class Request(BaseModel):
+    """What one job reads. `seed` and `note` (the director's note from the last
+    rejection: "redo with a note") are set per candidate by the pipeline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    step: ClassVar[Step]
+
+    seed: int = Field(default=0, ge=0, lt=2**32)
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+    def inputs(self) -> dict[str, AssetRef]:
+        """The stored assets this job reads, by name ("start", "end", "shot 3 line 1" …)."""
+        return {}
+
+
+class BeatsRequest(Request):
+    step: ClassVar[Step] = Step.BEATS
+
+    notes: str
+
+
+class KeyframeRequest(Request):
+    """One picture of a shot: its start, or (for shots that move or change) its end."""
+
+    step: ClassVar[Step] = Step.KEYFRAMES
+
+    shot: Shot
+    role: Role = "start"
+    prompt: str
+    negative_prompt: str = ""
+    width: int = Field(ge=8, le=8192)
+    height: int = Field(ge=8, le=8192)
+    # Each character in shot and how they look, for backends that hold characters consistent.
+    looks: dict[str, str] = Field(default_factory=dict)
+    style: str = ""
+    # The picture to start from (image-to-image), e.g. the approved start frame for the end frame.
+    init_image: AssetRef | None = None
+
+    def inputs(self) -> dict[str, AssetRef]:
+        return {"init_image": self.init_image} if self.init_image else {}
+
+
+class MotionRequest(Request):
+    """In-betweens for one shot from its start frame to its end frame. With no
+    approved end frame (`end` is None) the backend derives one from the camera
+    move and says so in its result."""
+
+    step: ClassVar[Step] = Step.MOTION
+
+    shot: Shot
+    start: AssetRef
+    end: AssetRef | None = None
+    frames: int = Field(ge=1)
+    fps: int = Field(ge=1, le=120)
+    movement: Movement
+
+    def inputs(self) -> dict[str, AssetRef]:
+        return {"start": self.start, **({"end": self.end} if self.end else {})}
+
+
+class VoiceRequest(Request):
+    """One dialogue line in one language, spoken by the character's cast voice."""
+
+    step: ClassVar[Step] = Step.VOICE
+
+    line_id: str
+    text: str
+    character: str
+    delivery: str = ""
+    language: str = "en"
+    cast: VoiceCast = VoiceCast()
+
+    def inputs(self) -> dict[str, AssetRef]:
+        return {"reference": self.cast.reference} if self.cast.reference else {}
+
+
+class AnimaticShot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: str
+    duration_s: float
+    keyframe: AssetRef
+    motion: AssetRef | None = None
+    # The shot's approved voice lines, in script order.
+    voices: tuple[AssetRef, ...] = ()
+
+
+class AnimaticRequest(Request):
+    step: ClassVar[Step] = Step.ANIMATIC
+
+    fps: int = Field(ge=1, le=120)
+    shots: tuple[AnimaticShot, ...]
+
+    def inputs(self) -> dict[str, AssetRef]:
+        out: dict[str, AssetRef] = {}
+        for s in self.shots:
+            out[f"shot {s.number} keyframe"] = s.keyframe
+            if s.motion:
+                out[f"shot {s.number} motion"] = s.motion
+            out.update({f"shot {s.number} line {i + 1}": v for i, v in enumerate(s.voices)})
+        return out
+
+
+REQUEST_TYPES: dict[Step, type[Request]] = {t.step: t for t in
+                                            (BeatsRequest, KeyframeRequest, MotionRequest, VoiceRequest,
+                                             AnimaticRequest)}
+
+
+class Result(BaseModel):
+    """What a backend made: files in the job's workdir and what provenance needs.
+
+    `model_id` and `licence` name the model that made *this* result when it is not
+    the backend's default (one voice backend serves voices under different licences)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    files: list[Path] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    model_id: str = ""
+    licence: str = ""
