@@ -10,6 +10,7 @@ from conftest import FIVE_SHOTS, approve_all, produce_all
 from inkubator_tui.pipeline.backend import CancelToken
 from inkubator_tui.project.models import DraftStatus, Step
 from inkubator_tui.project.store import ProjectError
+from inkubator_tui.views import project_status
 
 
 def statuses(pipe, step):
@@ -187,11 +188,11 @@ def test_new_notes_keep_ids_of_shots_that_stay(pipe, store):
 
 def test_status_contract(pipe, store):
     pipe.draft_beats(FIVE_SHOTS)
-    st = pipe.status()
+    st = project_status(pipe)
     assert [s["steps"]["beats"] for s in st["shots"]] == ["pending"] * 5
     approve_all(pipe, Step.BEATS)
     pipe.run_step(Step.KEYFRAMES)
-    st = pipe.status()
+    st = project_status(pipe)
     shot = st["shots"][3]
     assert set(shot) >= {"id", "number", "size", "angle", "movement", "duration_s", "action", "characters",
                          "dialogue", "steps"}

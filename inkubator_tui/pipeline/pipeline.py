@@ -8,7 +8,6 @@ revisions mark exactly their dependants stale; unchanged inputs do no work.
 from __future__ import annotations
 
 import getpass
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,13 +17,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..project.assets import atomic_write_bytes
-from ..project.models import BeatSheet, Character, Draft, DraftStatus, Provenance, Shot, Step, stable_hash, utcnow
+from ..project.models import (
+    BeatSheet,
+    Character,
+    Draft,
+    DraftStatus,
+    Provenance,
+    Shot,
+    Step,
+    VoiceCast,
+    stable_hash,
+    utcnow,
+)
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, capabilities
 from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
 from .requests import BeatsRequest
-from .steps import ANIMATIC_TARGET, SHEET_TARGET, Blocked, Context, Task, plan
+from .steps import SHEET_TARGET, Blocked, Context, Task, plan
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
 ANIMATIC_EXPORT = Path("exports") / "animatic.mp4"
@@ -351,6 +361,39 @@ class Pipeline:
         self.refresh_staleness()
         return new
 
+    def recast(self, character: str, language: str, cast: VoiceCast) -> VoiceCast:
+        """Cast `character` in `language`: exactly that character's lines in it go stale."""
+        sheet = self.store.sheet()
+        if sheet is None:
+            raise ProjectError("there is no approved beat sheet to cast yet")
+        ch = sheet.character(character) or next((c for c in sheet.characters
+                                                  if c.name.lower() == character.lower()), None)
+        if ch is None:
+            raise ProjectError(f"no character {character!r}; characters are "
+                               f"{', '.join(c.name for c in sheet.characters) or 'none yet'}")
+        backend = self.registry.named(Step.VOICE, cast.backend)  # an unknown engine is an error here, not later
+        if backend is None:
+            raise ProjectError("there is no voice backend to cast with (voice.backend = none)")
+        choices = backend.voices(language) if hasattr(backend, "voices") else []
+        if cast.voice and choices and cast.voice not in choices:
+            raise ProjectError(f"{backend.info().name} has no voice {cast.voice!r} for {language}; "
+                               f"its voices: {', '.join(choices)}")
+        ch.voices = {**ch.voices, language: cast}
+        self.store.replace_sheet(sheet, f"{ch.name} cast in {language}: {cast.label()}")
+        self.refresh_staleness()
+        return cast
+
+    def casting(self) -> list[tuple[str, str, VoiceCast, bool]]:
+        """Every speaking character × language: (name, language, cast, chosen by the director)."""
+        ctx = self.context()
+        if ctx.sheet is None:
+            return []
+        rows = []
+        for ch in ctx.sheet.characters:
+            for language in self.store.settings.languages or ["en"]:
+                rows.append((ch.name, language, ctx.cast(ch.name, language), language in ch.voices))
+        return rows
+
     def refresh_staleness(self) -> list[int]:
         """Mark stale every live draft whose inputs no longer match; returns their ids."""
         newly: list[int] = []
@@ -368,78 +411,6 @@ class Pipeline:
     # ---- reading -----------------------------------------------------------
     def pending(self, step: Step | None = None) -> list[Draft]:
         return self.store.drafts(step, status=DraftStatus.PENDING)
-
-    def status(self) -> dict[str, Any]:
-        """The status contract (`inkubator status --json`)."""
-        ctx = self.context()
-        sheet = ctx.sheet
-        beats_state = "approved"
-        if sheet is None:
-            pending = self.pending(Step.BEATS)
-            beats_state = "pending" if pending else "todo"
-            sheet = BeatSheet.model_validate(pending[-1].data["sheet"]) if pending else BeatSheet()
-        enabled = self.enabled_steps()
-        animatic = _summarise(ctx.drafts(Step.ANIMATIC, ANIMATIC_TARGET))
-        shots = []
-        for shot in sheet.shots:
-            steps = {
-                "beats": beats_state,
-                "keyframes": _summarise(ctx.drafts(Step.KEYFRAMES, shot.id)) if shot.id else "todo",
-                "motion": _summarise(ctx.drafts(Step.MOTION, shot.id)) if shot.id else "todo",
-                "voice": _summarise_lines([ctx.drafts(Step.VOICE, line.id) for line in shot.dialogue]),
-                "animatic": animatic if beats_state == "approved" else "todo",
-            }
-            for st in (Step.MOTION, Step.VOICE):
-                if st not in enabled and steps[st.value] == "todo":
-                    steps[st.value] = "unavailable"
-            shots.append({**shot_json(shot), "steps": steps})
-        export = self.store.root / ANIMATIC_EXPORT
-        return {
-            "project": {"path": str(self.store.root), **json.loads(self.store.settings.model_dump_json())},
-            "shots": shots,
-            "pending": [_draft_brief(d) for d in self.pending()],
-            "animatic": str(export) if export.exists() else None,
-        }
-
-
-def shot_json(shot: Shot) -> dict[str, Any]:
-    """A shot in the CLI's JSON contract (`status` adds `steps`)."""
-    return {"id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
-            "angle": shot.angle.value, "movement": shot.movement.value, "duration_s": shot.duration_s,
-            "action": shot.action, "characters": list(shot.characters),
-            "dialogue": [{"character": dl.character, "text": dl.text, "delivery": dl.delivery,
-                          **({"candidates": list(dl.candidates)} if not dl.character else {})}
-                         for dl in shot.dialogue],
-            "image_prompt": shot.image_prompt, "transition": shot.transition, "notes": shot.notes}
-
-
-# One mark per step status, shared by the CLI table and the app (Rich markup).
-STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
-               "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
-
-
-def _summarise(drafts: list[Draft]) -> str:
-    states = {d.status for d in drafts}
-    for s in (DraftStatus.APPROVED, DraftStatus.PENDING):
-        if s in states:
-            return s.value
-    live = [d for d in drafts if d.status != DraftStatus.SUPERSEDED]
-    return live[-1].status.value if live else "todo"
-
-
-def _summarise_lines(per_line: list[list[Draft]]) -> str:
-    if not per_line:
-        return "n/a"
-    states = [_summarise(ds) for ds in per_line]
-    for s in ("stale", "rejected", "pending", "todo"):
-        if s in states:
-            return s
-    return "approved"
-
-
-def _draft_brief(d: Draft) -> dict[str, Any]:
-    return {"id": d.id, "step": d.step.value, "target": d.target, "version": d.version,
-            "status": d.status.value, "files": d.files, "backend": d.provenance.backend}
 
 
 def _one_line(e: BaseException) -> str:

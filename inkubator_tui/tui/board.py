@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..pipeline.pipeline import STATUS_MARK
+from ..views import STATUS_MARK
 from ..project.models import BeatSheet, Step
 from .state import ProjectView
 

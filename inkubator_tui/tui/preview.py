@@ -15,7 +15,7 @@ from textual.widgets import Static
 from textual_image.widget import Image  # imported before the app starts: it probes the terminal once
 
 from ..agents.director import rules_kept
-from ..pipeline.pipeline import STATUS_MARK
+from ..views import STATUS_MARK
 from ..project.models import BeatSheet, DraftStatus, Step
 from ..project.store import Store
 from . import media

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..pipeline.pipeline import Pipeline
+from ..views import project_status
 from ..project.models import BeatSheet, Draft, DraftStatus, Step
 
 # Which pending drafts a person decides first for a shot, in pipeline order.
@@ -61,7 +62,7 @@ class ProjectView:
 
 def read_view(pipeline: Pipeline) -> ProjectView:
     store = pipeline.store
-    status = pipeline.status()
+    status = project_status(pipeline)
     drafts: dict[tuple[str, str], list[Draft]] = {}
     for d in store.drafts():
         drafts.setdefault((d.step.value, d.target), []).append(d)

@@ -1,0 +1,148 @@
+"""`inkubator`: the TUI by default, and headless subcommands over the same pipeline.
+
+One module per command group; this one parses arguments and maps errors to
+exit codes: 0 done · 1 error · 2 bad usage · 3 stopped at an approval gate ·
+4 some jobs failed · 130 cancelled (Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .. import __version__
+from ..config import ConfigError
+from ..pipeline.backend import BackendError
+from ..project.notes_file import NotesFileError
+from ..project.store import ProjectError
+from .agent_cmds import cmd_beats, cmd_chat
+from .common import EXIT_CANCELLED, EXIT_ERROR, CliError
+from .produce import cmd_produce
+from .project_cmds import cmd_approve, cmd_cast, cmd_export, cmd_log, cmd_new, cmd_reject, cmd_revise, cmd_status
+from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
+
+COMMANDS = {"new", "produce", "beats", "chat", "status", "approve", "reject", "revise", "cast", "doctor", "config",
+            "log", "export", "tui"}
+
+
+# ---- argument parsing ----------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="override one setting for this run (repeatable)")
+    project = argparse.ArgumentParser(add_help=False)
+    project.add_argument("--project", "-p", default=".", metavar="DIR", help="project folder (default: .)")
+    models = argparse.ArgumentParser(add_help=False)
+    models.add_argument("--model", metavar="PATH", help="a GGUF file for the agent (default: the embedded Gemma)")
+    models.add_argument("--server", metavar="URL", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    models.add_argument("--model-name", metavar="NAME", help="the model name on --server")
+    models.add_argument("--strategy", choices=["auto", "per-shot", "whole-scene"],
+                        help="how the agent plans (default: by model)")
+    who = argparse.ArgumentParser(add_help=False)
+    who.add_argument("--as", dest="approver", metavar="NAME", help="who approves (default: your login name)")
+
+    p = argparse.ArgumentParser(
+        prog="inkubator",
+        description="Offline shot production: notes → beats → keyframes → motion → voice → animatic, "
+                    "every step approved by a person. Run without a command to open the app.",
+        epilog="exit codes: 0 done, 1 error, 2 usage, 3 waiting for approval, 4 jobs failed, 130 cancelled")
+    p.add_argument("--version", action="version", version=f"inkubator {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("tui", parents=[common], help="open the app (the default)")
+    s.add_argument("dir", nargs="?", help="project folder (default: a new one)")
+    s.set_defaults(fn=cmd_tui)
+
+    s = sub.add_parser("new", parents=[common], help="create a project folder")
+    s.add_argument("dir")
+    s.add_argument("--title")
+    s.add_argument("--fps", type=int, default=24)
+    s.add_argument("--aspect", default="16:9", choices=["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"])
+    s.set_defaults(fn=cmd_new)
+
+    s = sub.add_parser("produce", parents=[common, project, who, models],
+                       help="run notes through every step, stopping at each approval gate")
+    s.add_argument("notes", help=".txt, .md or .fountain")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--approve-all", action="store_true",
+                   help="approve every draft without asking (recorded in provenance as approve-all)")
+    g.add_argument("--interactive", "-i", action="store_true", help="ask at each gate in the terminal")
+    s.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    s.set_defaults(fn=cmd_produce)
+
+    s = sub.add_parser("beats", parents=[common, models], help="print the beat sheet for notes (no project needed)")
+    s.add_argument("notes")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_beats)
+
+    s = sub.add_parser("chat", parents=[common, project, models],
+                       help="talk to the director agent: revise the shot list, propose renders")
+    s.add_argument("message", nargs="*", help='e.g. "make shot 3 a close-up" (none: print the conversation)')
+    s.add_argument("--yes", "-y", action="store_true", help="run a proposed plan without asking")
+    s.add_argument("--run-plan", action="store_true", help="run the newest proposed plan (you approve it)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_chat)
+
+    s = sub.add_parser("status", parents=[common, project], help="each shot, each step, draft status")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser("approve", parents=[common, project, who], help="approve drafts by id")
+    s.add_argument("ids", nargs="+", type=int, metavar="ID")
+    s.set_defaults(fn=cmd_approve)
+
+    s = sub.add_parser("reject", parents=[common, project, who], help="reject drafts by id")
+    s.add_argument("ids", nargs="+", type=int, metavar="ID")
+    s.add_argument("--note", help="what to change in the redo")
+    s.set_defaults(fn=cmd_reject)
+
+    s = sub.add_parser("revise", parents=[common, project],
+                       help="change a shot's fields (marks exactly its dependants stale)")
+    s.add_argument("shot", help="shot number (4, 4A) or id")
+    s.add_argument("changes", nargs="+", metavar="FIELD=VALUE", help="e.g. size=CU movement=dolly-in duration_s=4")
+    s.set_defaults(fn=cmd_revise)
+
+    s = sub.add_parser("cast", parents=[common, project],
+                       help="who voices each character per language (stales exactly that character's lines)")
+    s.add_argument("character", nargs="?", help="a character's name (none: print the cast)")
+    s.add_argument("casts", nargs="*", metavar="LANG=BACKEND:VOICE", help="e.g. en=piper:joe, ja=kokoro:jf_alpha")
+    s.add_argument("--speed", type=float, help="speaking rate for this cast (1.0 = as recorded)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_cast)
+
+    s = sub.add_parser("export", parents=[common, project],
+                       help="write shot-list CSV, Fountain, OTIO timeline and provenance into DIR/exports")
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
+    s.set_defaults(fn=cmd_log)
+
+    s = sub.add_parser("doctor", parents=[common], help="which backends are ready, and how to add the missing")
+    s.add_argument("--project", "-p", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_doctor)
+
+    s = sub.add_parser("config", parents=[common], help="effective settings and where each came from")
+    s.add_argument("--project", "-p", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `inkubator [DIR]` opens the app, like `inkubator tui [DIR]`.
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["tui", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except (CliError, ConfigError, ProjectError, BackendError, NotesFileError) as e:
+        print(f"inkubator: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("inkubator: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED

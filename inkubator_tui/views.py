@@ -1,0 +1,90 @@
+"""How project state is shown: the status contract (`inkubator status --json`,
+the app's board and preview) and the marks both use. Presentation lives here,
+not in the pipeline, so the pipeline answers questions and this module words
+them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .pipeline.pipeline import ANIMATIC_EXPORT, Pipeline
+from .pipeline.steps import ANIMATIC_TARGET, role_target
+from .project.models import BeatSheet, Draft, DraftStatus, Shot, Step
+
+# One mark per step status, shared by the CLI table and the app (Rich markup).
+STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
+               "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
+
+
+def shot_json(shot: Shot) -> dict[str, Any]:
+    """A shot in the CLI's JSON contract (`status` adds `steps`)."""
+    return {"id": shot.id, "number": shot.number, "scene": shot.scene, "size": shot.size.value,
+            "angle": shot.angle.value, "movement": shot.movement.value, "lens": shot.lens,
+            "duration_s": shot.duration_s, "action": shot.action, "end_action": shot.end_action,
+            "characters": list(shot.characters),
+            "dialogue": [{"character": dl.character, "text": dl.text, "delivery": dl.delivery,
+                          **({"candidates": list(dl.candidates)} if not dl.character else {})}
+                         for dl in shot.dialogue],
+            "image_prompt": shot.image_prompt, "transition": shot.transition, "notes": shot.notes}
+
+
+def project_status(pipe: Pipeline) -> dict[str, Any]:
+    """The status contract: the project, each shot with each step's state, what waits."""
+    ctx = pipe.context()
+    sheet = ctx.sheet
+    beats_state = "approved"
+    if sheet is None:
+        pending = pipe.pending(Step.BEATS)
+        beats_state = "pending" if pending else "todo"
+        sheet = BeatSheet.model_validate(pending[-1].data["sheet"]) if pending else BeatSheet()
+    enabled = ctx.enabled
+    animatic = summarise(ctx.drafts(Step.ANIMATIC, ANIMATIC_TARGET))
+    shots = []
+    for shot in sheet.shots:
+        roles = ctx.roles(shot)
+        steps = {
+            "beats": beats_state,
+            "keyframes": summarise_all([ctx.drafts(Step.KEYFRAMES, role_target(shot.id, r)) for r in roles])
+            if shot.id else "todo",
+            "motion": summarise(ctx.drafts(Step.MOTION, shot.id)) if shot.id else "todo",
+            "voice": summarise_all([ctx.drafts(Step.VOICE, line.id) for line in shot.dialogue]),
+            "animatic": animatic if beats_state == "approved" else "todo",
+        }
+        for st in (Step.MOTION, Step.VOICE):
+            if st not in enabled and steps[st.value] == "todo":
+                steps[st.value] = "unavailable"
+        shots.append({**shot_json(shot), "keyframe_roles": list(roles), "steps": steps})
+    export = pipe.store.root / ANIMATIC_EXPORT
+    return {
+        "project": {"path": str(pipe.store.root), **json.loads(pipe.store.settings.model_dump_json())},
+        "shots": shots,
+        "pending": [draft_brief(d) for d in pipe.pending()],
+        "animatic": str(export) if export.exists() else None,
+    }
+
+
+def summarise(drafts: list[Draft]) -> str:
+    """One word for one target: approved beats pending beats the newest other state."""
+    states = {d.status for d in drafts}
+    for s in (DraftStatus.APPROVED, DraftStatus.PENDING):
+        if s in states:
+            return s.value
+    live = [d for d in drafts if d.status != DraftStatus.SUPERSEDED]
+    return live[-1].status.value if live else "todo"
+
+
+def summarise_all(per_target: list[list[Draft]]) -> str:
+    """One word for several targets (a shot's lines, its start and end frames): the one most in need."""
+    if not per_target:
+        return "n/a"
+    states = [summarise(ds) for ds in per_target]
+    for s in ("stale", "rejected", "pending", "todo"):
+        if s in states:
+            return s
+    return "approved"
+
+
+def draft_brief(d: Draft) -> dict[str, Any]:
+    return {"id": d.id, "step": d.step.value, "target": d.target, "version": d.version,
+            "status": d.status.value, "files": d.files, "backend": d.provenance.backend}
