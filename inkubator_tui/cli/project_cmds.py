@@ -144,7 +144,8 @@ def cmd_cast(args) -> int:
             pipe.recast(args.character, language, cast)
             print(f"{args.character} in {language}: {cast.label()}")
         stale = [d for d in store.drafts(status=DraftStatus.STALE) if d.id not in before]
-        print(f"{len(stale)} voice draft(s) now stale" + (": " + ", ".join(str(d.id) for d in stale) if stale else ""))
+        print(f"{len(stale)} draft(s) now stale" + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale)
+                                                    if stale else ""))
         return EXIT_OK
     if args.character:
         raise CliError(f"say how to cast {args.character}, e.g. inkubator cast {args.character} en=piper:joe")

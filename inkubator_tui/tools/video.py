@@ -47,12 +47,10 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Mono int16 samples and the sample rate, whatever the file's sample format."""
     import soundfile
 
-    data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
-    if data.shape[1] > 1:
-        data = data.mean(axis=1).astype(np.int16)
-    else:
-        data = data[:, 0]
-    return data, rate
+    # Read as float: libsndfile reads a float WAV as int without scaling (all zeros).
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    mono = data.mean(axis=1)
+    return (np.clip(mono, -1.0, 1.0) * 32767).round().astype(np.int16), rate
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
