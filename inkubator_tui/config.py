@@ -119,6 +119,7 @@ DEFAULT_KEYS = {
     "reject": "r",
     "redo": "d",
     "edit": "e",
+    "cast": "c",
     "previous_candidate": "left_square_bracket",
     "next_candidate": "right_square_bracket",
     "play": "p",

@@ -22,6 +22,7 @@ from inkubator_tui.agents.director import (
     parse_plan,
 )
 from inkubator_tui.agents.llm import LlamaCppLLM, ModelCard, OpenAICompatLLM
+from inkubator_tui.agents.edits import EditError, apply_ops
 from inkubator_tui.agents.notes import parse_notes
 from inkubator_tui.config import load_config
 from inkubator_tui.pipeline.backend import Cancelled, CancelToken
@@ -215,8 +216,12 @@ def test_a_hundred_hostile_replies_never_crash_or_corrupt(instruct):
             ops = parse_plan(reply, rules)
         except ValueError:
             continue
-        for op in ops:
-            assert type(op).__module__ == "inkubator_tui.agents.edits"
+        try:  # a parsed plan applies cleanly or is refused in words, and leaves a valid sheet
+            new, said = apply_ops(rules, ops)
+        except EditError:
+            continue
+        BeatSheet.model_validate(new.model_dump())
+        assert all(isinstance(line, str) and line for line in said)
 
 
 def test_rejected_answer_is_retried_once_then_rules_kept():

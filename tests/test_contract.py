@@ -26,7 +26,7 @@ from inkubator_tui.pipeline.backend import BackendError, Capabilities, CancelTok
 from inkubator_tui.pipeline.executors import BackendHandle, LocalExecutor, WorkItem
 from inkubator_tui.pipeline.pipeline import Pipeline
 from inkubator_tui.pipeline.registry import BackendSpec, Registry, UnknownBackend
-from inkubator_tui.pipeline.requests import REQUEST_TYPES, BeatsRequest, Request, Result, VoiceRequest
+from inkubator_tui.pipeline.requests import REQUEST_TYPES, BeatsRequest, Result, VoiceRequest
 from inkubator_tui.project.models import AssetRef, Character, DraftStatus, Step, VoiceCast
 from inkubator_tui.project.store import ProjectError, Store
 from inkubator_tui.tools.motion.camera import CameraMove

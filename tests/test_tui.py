@@ -21,7 +21,7 @@ from inkubator_tui.tui.app import InkubatorApp
 from inkubator_tui.tui.board import ShotBoard
 from inkubator_tui.tui.chat import ChatPane, NoteInput
 from inkubator_tui.tui.preview import PreviewPane
-from inkubator_tui.tui.screens import EditShotScreen, NoteScreen
+from inkubator_tui.tui.screens import CastScreen, EditShotScreen, NoteScreen
 
 
 class WavDouble(Double):
@@ -213,7 +213,9 @@ async def test_slash_commands_and_a_failing_job(pipe, store):
         note.value = "make shot 3 a close-up"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "Draft 2: shot 3" in chat_text(app) or "Draft" in chat_text(app)
+        [edit] = pipe.pending(Step.BEATS)
+        assert edit.data["sheet"]["shots"][2]["size"] == "CU"
+        assert f"draft {edit.id}" in chat_text(app).lower() and "shot 3: size → CU" in chat_text(app)
         note.value = "/undo"
         await pilot.press("enter")
         await settle(app, pilot)
@@ -393,3 +395,54 @@ async def test_a_drafting_sheet_shows_shot_by_shot_not_raw_json(store):
     assert shown[-1][0] == ["CU", "CU", "CU"]
     assert streamed[0].startswith("drafting 3 shots") and streamed[-1].startswith("shot 3 of 3: CU, high, static")
     assert not any("{" in piece for piece in streamed), "no raw JSON in the chat"
+
+
+async def test_one_action_list_feeds_keys_palette_slash_commands_and_help(store):
+    from inkubator_tui.config import DEFAULT_KEYS
+    from inkubator_tui.tui.actions import ACTIONS
+    from inkubator_tui.tui.screens import help_markdown
+
+    app, _, _ = make_app(store)
+    async with app.run_test(size=(120, 40)):
+        bound = {b.action: key for key, bs in app._bindings.key_to_bindings.items() for b in bs}
+        palette = {c.title for c in app.get_system_commands(app.screen)}
+    helped = help_markdown(DEFAULT_KEYS)
+    for a in ACTIONS:
+        assert callable(getattr(app, f"action_{a.name}")), a.name
+        assert a.name == "quit" or a.title in palette, a.title
+        assert a.help in helped, a.name
+        if a.key:
+            assert bound[a.name] == DEFAULT_KEYS[a.key], a.name
+        if a.slash:
+            assert f"`/{a.slash}" in helped, a.slash
+    assert set(DEFAULT_KEYS) == {a.key for a in ACTIONS if a.key}, "every configurable key belongs to an action"
+
+
+async def test_cast_screen_recasts_one_character(store):
+    app, pipe, doubles = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        note = app.query_one(NoteInput)
+        for text in (FIVE_SHOTS, "/approve"):
+            note.value = text
+            await pilot.press("enter")
+            await settle(app, pilot)
+        pipe.run_step(Step.VOICE)
+        approve_all(pipe, Step.VOICE)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("c")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, CastScreen) and ("Mira", "en") in {(n, lang) for n, lang, *_ in screen.rows}
+        screen.query_one("#cast").value = "Mira en=piper: speed=1.2"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CastScreen)
+        mira = store.sheet().character("Mira")
+        assert mira.voices["en"].backend == "piper" and mira.voices["en"].speed == 1.2
+        assert "Mira: en piper:default ×1.2; 1 draft(s) now stale" in chat_text(app)
+        note.focus()
+        note.value = "/cast Mira english"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert store.sheet().character("Mira").voices["en"].speed == 1.2, "a bad cast changes nothing"

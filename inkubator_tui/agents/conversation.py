@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..pipeline.backend import CancelToken
 from ..pipeline.pipeline import Pipeline, StepReport
 from ..pipeline.steps import SHEET_TARGET
-from ..project.models import (Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Scene, Size, Step, stable_hash,
+from ..project.models import (Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Scene, Size, Step,
                               utcnow)
 from ..project.store import ProjectError
 from . import edits
@@ -200,12 +200,8 @@ class Conversation:
                           parameters={"ops": [op.model_dump(mode="json") for op in ops], "said": said,
                                       "base_draft": base.id if base else None},
                           started_at=utcnow(), finished_at=utcnow())
-        # An edit descends from the notes of its base, so re-running those notes finds it up to date.
-        deps_key = base.deps_key if base else "edit"
-        return self.store.add_draft(step=Step.BEATS, target=SHEET_TARGET, cache_key=stable_hash({"edit": said, "sheet": sheet.model_dump(mode="json")}),
-                                    deps_key=deps_key, provenance=prov,
-                                    data={"sheet": sheet.model_dump(mode="json"),
-                                          "edit": {"message": message, "said": said}})
+        return self.pipeline.propose_sheet(sheet, prov, base=base, said=said,
+                                           extra={"edit": {"message": message, "said": said}})
 
     def _alternatives(self, message: str, op: edits.Alternatives, sheet: BeatSheet, base: Draft | None) -> Reply:
         shots = [edits.find_shot(sheet, ref) for ref in op.shots]

@@ -114,11 +114,7 @@ def _gate(pipe, step: Step, mode: str, args, say) -> bool:
         if not pending:
             return True
         if mode == "approve-all":
-            seen: set[str] = set()
-            for d in pending:  # with several candidates for one target, the first is taken
-                if d.target not in seen:
-                    pipe.approve(d.id, mode="approve-all", approver=args.approver)
-                    seen.add(d.target)
+            pipe.approve_step(step, mode="approve-all", approver=args.approver)
             continue
         if mode == "stop":
             say(f"{len(pending)} {step.value} draft(s) await approval:")

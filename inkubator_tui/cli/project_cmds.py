@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..project.models import DraftStatus, ProjectSettings, Step, VoiceCast
+from ..project.models import ProjectSettings, Step, VoiceCast
 from ..project.store import Store
 from .common import EXIT_OK, CliError, console, load_args_config, open_project, pipeline_for
 
@@ -94,9 +92,7 @@ def cmd_revise(args) -> int:
             raise CliError("dialogue cannot be set from the command line yet; edit it in the app")
         else:
             changes[key] = value
-    before = set(d.id for d in store.drafts(status=DraftStatus.STALE))
-    shot = pipe.revise_shot(args.shot, changes)
-    stale = [d for d in store.drafts(status=DraftStatus.STALE) if d.id not in before]
+    shot, stale = pipe.changes_stale(lambda: pipe.revise_shot(args.shot, changes))
     print(f"shot {shot.number} revised; {len(stale)} draft(s) now stale"
           + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale) if stale else ""))
     return EXIT_OK
@@ -118,32 +114,21 @@ def cmd_log(args) -> int:
     return EXIT_OK
 
 
-def parse_cast(spec: str, speed: float | None = None) -> tuple[str, VoiceCast]:
-    """`en=piper:speaker` (or `en=:speaker`, `en=kokoro:`) → the language and its cast."""
-    language, sep, rest = spec.partition("=")
-    if not sep or not language.strip():
-        raise CliError(f"{spec!r}: write a cast as LANG=BACKEND:VOICE, e.g. en=piper:joe or en=:p231")
-    backend, colon, voice = rest.partition(":")
-    if not colon:  # just a voice of the configured backend
-        backend, voice = "", rest
-    try:
-        cast = VoiceCast(backend=backend.strip(), voice=voice.strip(), **({"speed": speed} if speed else {}))
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise CliError(f"{spec!r}: {err['loc'][0]}: {err['msg']}") from None
-    return language.strip(), cast
-
-
 def cmd_cast(args) -> int:
     store = open_project(Path(args.project))
     pipe = pipeline_for(store, load_args_config(args, store.root))
     if args.character and args.casts:
-        before = {d.id for d in store.drafts(status=DraftStatus.STALE)}
-        for spec in args.casts:
-            language, cast = parse_cast(spec, args.speed)
-            pipe.recast(args.character, language, cast)
-            print(f"{args.character} in {language}: {cast.label()}")
-        stale = [d for d in store.drafts(status=DraftStatus.STALE) if d.id not in before]
+        try:  # all well-formed before any change
+            casts = [VoiceCast.parse(spec, args.speed) for spec in args.casts]
+        except ValueError as e:
+            raise CliError(str(e)) from None
+
+        def recast() -> None:
+            for language, cast in casts:
+                pipe.recast(args.character, language, cast)
+                print(f"{args.character} in {language}: {cast.label()}")
+
+        _, stale = pipe.changes_stale(recast)
         print(f"{len(stale)} draft(s) now stale" + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale)
                                                     if stale else ""))
         return EXIT_OK

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -37,6 +37,7 @@ from .requests import BeatsRequest
 from .steps import SHEET_TARGET, Blocked, Context, Task, plan
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
+T = TypeVar("T")
 ANIMATIC_EXPORT = Path("exports") / "animatic.mp4"
 
 
@@ -298,6 +299,37 @@ class Pipeline:
             self._export(d.files[0], ANIMATIC_EXPORT)
         self.refresh_staleness()
         return self.store.draft(d.id)
+
+    def approve_step(self, step: Step, *, mode: str, approver: str | None = None,
+                     cancel: CancelToken | None = None) -> list[Draft]:
+        """Approve every pending draft of `step`; where a target has several candidates,
+        the first is taken (the others are superseded by it)."""
+        seen: set[str] = set()
+        approved = []
+        for d in self.pending(step):
+            if d.target not in seen:
+                if cancel is not None:
+                    cancel.check()
+                approved.append(self.approve(d.id, mode=mode, approver=approver))
+                seen.add(d.target)
+        return approved
+
+    def changes_stale(self, change: Callable[[], T]) -> tuple[T, list[Draft]]:
+        """Make a change (a revision, a recast) and say which drafts it made stale."""
+        before = {d.id for d in self.store.drafts(status=DraftStatus.STALE)}
+        result = change()
+        return result, [d for d in self.store.drafts(status=DraftStatus.STALE) if d.id not in before]
+
+    def propose_sheet(self, sheet: BeatSheet, provenance: Provenance, *, base: Draft | None, said: list[str],
+                      extra: dict[str, Any]) -> Draft:
+        """Record a beat sheet made by conversation (an edit, an alternative) as a pending
+        draft, validated like a backend's. It descends from the notes of its base, so
+        re-running those notes finds it up to date."""
+        data = BeatSheet.model_validate(sheet.model_dump(mode="json")).model_dump(mode="json")
+        return self.store.add_draft(step=Step.BEATS, target=SHEET_TARGET,
+                                    cache_key=stable_hash({"edit": said, "sheet": data}),
+                                    deps_key=base.deps_key if base else "edit", provenance=provenance,
+                                    data={"sheet": data, **extra})
 
     def reject(self, draft_id: int, *, note: str = "", approver: str | None = None) -> Draft:
         """Reject a draft, keeping it for the record; `note` steers the redo."""

@@ -170,6 +170,23 @@ class VoiceCast(_Model):
     # Engine parameters the backend understands (noise scale, pitch, emotion …).
     params: dict[Annotated[str, Field(max_length=40)], float | int | str | bool] = Field(default_factory=dict)
 
+    @classmethod
+    def parse(cls, spec: str, speed: float | None = None) -> tuple[str, VoiceCast]:
+        """`en=piper:speaker` (or `en=speaker` for the configured engine, `en=kokoro:` for an
+        engine's default voice) → the language and its cast; ValueError says how to write it."""
+        language, sep, rest = spec.partition("=")
+        if not sep or not language.strip():
+            raise ValueError(f"{spec!r}: write a cast as LANG=BACKEND:VOICE, e.g. en=piper:joe or en=:p231")
+        backend, colon, voice = rest.partition(":")
+        if not colon:
+            backend, voice = "", rest
+        try:
+            cast = cls(backend=backend.strip(), voice=voice.strip(), **({"speed": speed} if speed else {}))
+        except ValueError as e:  # pydantic's ValidationError is a ValueError
+            err = e.errors()[0] if hasattr(e, "errors") else {"loc": ("cast",), "msg": str(e)}
+            raise ValueError(f"{spec!r}: {err['loc'][0]}: {err['msg']}") from None
+        return language.strip(), cast
+
     def label(self) -> str:
         text = f"{self.backend or 'default'}:{self.voice or 'default'}"
         return text + (f" ×{self.speed:g}" if self.speed != 1.0 else "")

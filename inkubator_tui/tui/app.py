@@ -27,17 +27,17 @@ from ..agents.director import shot_line
 from ..agents.edits import EditError, Render, render_targets
 from ..config import LoadedConfig
 from ..doctor import doctor_rows
-from ..pipeline.backend import BackendError, CancelToken
+from ..pipeline.backend import BackendError, CancelToken, ProgressEvent
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.registry import Registry
-from ..pipeline.backend import ProgressEvent
-from ..project.models import Step
+from ..project.models import Step, VoiceCast
 from ..project.notes_file import NotesFileError, read_notes
 from ..project.store import ProjectError, Store
+from .actions import ACTIONS, BY_SLASH
 from .board import ShotBoard
 from .chat import ChatPane
 from .preview import Preview, PreviewPane, build_preview, sheet_text
-from .screens import DoctorScreen, EditShotScreen, HelpScreen, NoteScreen
+from .screens import CastScreen, DoctorScreen, EditShotScreen, HelpScreen, NoteScreen
 from .state import ProjectView, read_view, shot_of_job
 
 log = logging.getLogger(__name__)
@@ -114,15 +114,10 @@ class InkubatorApp(App):
         self._progress: dict[str, float] = {}
         # Keys come from the config's [keys] table. Letter keys act when you are not
         # typing (the chat input takes printable keys first); function keys act anywhere.
-        for action, label, show in (("quit", "Quit", True), ("help", "Help", True), ("sample", "Sample", False),
-                                    ("doctor", "Doctor", False), ("run_next", "Run next", True),
-                                    ("cancel", "Cancel", False), ("refresh", "Refresh", False),
-                                    ("approve", "Approve", True), ("approve_step", "Approve step", True),
-                                    ("reject", "Reject", True),
-                                    ("redo", "Redo", True), ("edit", "Edit", True),
-                                    ("previous_candidate", "◀", False), ("next_candidate", "▶", False),
-                                    ("play", "Play", False), ("open", "Open", False)):
-            self._bindings.bind(self.keys[action], action, label, show=show, priority=action in ("quit", "help"))
+        for a in ACTIONS:
+            if a.key:
+                self._bindings.bind(self.keys[a.key], a.name, a.footer or a.title, show=bool(a.footer),
+                                    priority=a.priority)
         try:
             self.theme = loaded.config.ui.theme
         except Exception:  # noqa: BLE001 - an unknown theme name keeps the default
@@ -170,25 +165,9 @@ class InkubatorApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help_, action in (
-                ("Approve", "approve the draft in the preview", self.action_approve),
-                ("Approve the whole step", "approve every pending draft of this step", self.action_approve_step),
-                ("Reject", "reject the draft in the preview", self.action_reject),
-                ("Redo with a note", "reject and make a new version with your note", self.action_redo),
-                ("Run next step", "make the next step's drafts", self.action_run_next),
-                ("Cancel job", "stop the running job", self.action_cancel),
-                ("Edit shot", "change the selected shot's fields", self.action_edit),
-                ("Next candidate", "show the next candidate", self.action_next_candidate),
-                ("Previous candidate", "show the previous candidate", self.action_previous_candidate),
-                ("Play voice", "play the selected shot's line", self.action_play),
-                ("Open media", "open the motion clip or animatic", self.action_open),
-                ("Export", "shot list, Fountain, OTIO, provenance", self.action_export),
-                ("Undo", "withdraw the newest beat-sheet draft", self.action_undo),
-                ("Send sample note", "watch the whole flow", self.action_sample),
-                ("Doctor", "backends, models, what is missing", self.action_doctor),
-                ("Help", "keys and chat commands", self.action_help),
-                ("Refresh", "re-read the project", self.action_refresh)):
-            yield SystemCommand(title, help_, action)
+        for a in ACTIONS:
+            if a.name != "quit":  # Textual's own entry quits
+                yield SystemCommand(a.title, a.help, getattr(self, f"action_{a.name}"))
 
     # ---- reading the project (workers) ----------------------------------------------
     def action_refresh(self) -> None:
@@ -337,31 +316,14 @@ class InkubatorApp(App):
 
     def slash(self, text: str) -> None:
         cmd, _, arg = text[1:].partition(" ")
-        arg = arg.strip()
-        actions = {"approve": self.action_approve, "help": self.action_help, "run": self.action_run_next,
-                   "export": self.action_export, "undo": self.action_undo, "sample": self.action_sample,
-                   "doctor": self.action_doctor, "play": self.action_play, "open": self.action_open,
-                   "cancel": self.action_cancel}
-        if cmd in actions and not (cmd == "approve" and arg):
-            actions[cmd]()
-        elif cmd == "approve":
-            self._decide(int(arg) if arg.isdigit() else None, approve=True)
-        elif cmd == "reject":
-            self._decide(None, approve=False, note=arg)
-        elif cmd == "redo":
-            self._redo_with(arg) if arg else self.action_redo()
-        elif cmd == "edit":
-            self.action_edit(arg or None)
-        elif cmd == "render":
-            self.render(arg)
-        elif cmd == "model":
-            self.model(arg)
-        elif cmd == "notes":
-            self.notes_file(arg)
-        else:
+        action = BY_SLASH.get(cmd.lower())
+        if action is None:
             self.notify(f"unknown command /{cmd}; /help lists them", severity="warning")
+            return
+        method = getattr(self, f"action_{action.name}")
+        method(arg.strip()) if action.args else method()
 
-    def render(self, arg: str) -> None:
+    def action_render(self, arg: str = "") -> None:
         if not arg:
             self.action_run_next()
             return
@@ -392,7 +354,7 @@ class InkubatorApp(App):
 
         self.start_job(f"{step}", job)
 
-    def notes_file(self, arg: str) -> None:
+    def action_notes(self, arg: str = "") -> None:
         """/notes PATH: send a notes file (.txt, .md, .fountain) as if typed."""
         if not arg:
             self.notify("give a file: /notes path/to/notes.md", severity="warning")
@@ -405,7 +367,7 @@ class InkubatorApp(App):
         self.query_one(ChatPane).add("director", text)
         self.send(text, notes=True)
 
-    def model(self, arg: str) -> None:
+    def action_model(self, arg: str = "") -> None:
         if not arg:
             model = self.view.model if self.view else "?"
             self.notify(f"agent model: {model}. /model PATH.gguf or /model URL NAME switches it.")
@@ -447,8 +409,11 @@ class InkubatorApp(App):
 
         self.start_job("approve" if approve else "reject", job)
 
-    def action_approve(self) -> None:
-        self._decide(None, approve=True)
+    def action_approve(self, arg: str = "") -> None:
+        if arg and not arg.isdigit():
+            self.notify("/approve takes a draft id, e.g. /approve 12", severity="warning")
+            return
+        self._decide(int(arg) if arg else None, approve=True)
 
     def _waiting_elsewhere(self) -> str:
         pending = [d for ds in (self.view.drafts.values() if self.view else []) for d in ds
@@ -468,20 +433,18 @@ class InkubatorApp(App):
             if not steps:
                 self.say("nothing waits for a decision", severity="warning")
                 return
-            seen: set[str] = set()
-            for d in self.pipeline.pending(steps[0]):
-                if d.target not in seen:
-                    token.check()
-                    self.pipeline.approve(d.id, mode="tui")
-                    seen.add(d.target)
-            self.say(f"approved {len(seen)} {steps[0].value} draft(s)")
+            approved = self.pipeline.approve_step(steps[0], mode="tui", cancel=token)
+            self.say(f"approved {len(approved)} {steps[0].value} draft(s)")
 
         self.start_job("approve step", job)
 
-    def action_reject(self) -> None:
-        self._decide(None, approve=False)
+    def action_reject(self, arg: str = "") -> None:
+        self._decide(None, approve=False, note=arg)
 
-    def action_redo(self) -> None:
+    def action_redo(self, arg: str = "") -> None:
+        if arg:
+            self._redo_with(arg)
+            return
         if self._picked() is None:
             self.notify("nothing here to redo", severity="warning")
             return
@@ -518,7 +481,7 @@ class InkubatorApp(App):
         self.candidate -= 1
         self._update_preview()
 
-    def action_edit(self, ref: str | None = None) -> None:
+    def action_edit(self, ref: str = "") -> None:
         sheet = self.view.sheet if self.view else None
         if sheet is None:
             self.notify("approve a beat sheet before editing shots", severity="warning")
@@ -535,14 +498,49 @@ class InkubatorApp(App):
                 return
 
             def job(token: CancelToken) -> None:
-                before = {d.id for d in self.store.drafts() if d.status.value == "stale"}
-                self.pipeline.revise_shot(shot.id, changes)
-                stale = [d for d in self.store.drafts() if d.status.value == "stale" and d.id not in before]
+                _, stale = self.pipeline.changes_stale(lambda: self.pipeline.revise_shot(shot.id, changes))
                 self.say(f"shot {shot.number}: {', '.join(changes)} changed; {len(stale)} draft(s) now stale")
 
             self.start_job("edit", job)
 
         self.push_screen(EditShotScreen(shot), saved)
+
+    def action_cast(self, arg: str = "") -> None:
+        """The cast screen, or `/cast NAME LANG=BACKEND:VOICE [speed=1.2]` directly."""
+        if arg:
+            self._recast(arg)
+            return
+
+        def job() -> None:
+            rows = self.pipeline.casting()
+            self.call_from_thread(self.push_screen, CastScreen(rows),
+                                  lambda line: self._recast(line) if line else None)
+
+        self.run_worker(job, thread=True, group="cast", exit_on_error=False)
+
+    def _recast(self, line: str) -> None:
+        words = line.split()
+        speed = next((w.split("=", 1)[1] for w in words if w.lower().startswith("speed=")), None)
+        specs = [w for w in words if "=" in w and not w.lower().startswith("speed=")]
+        name = " ".join(w for w in words if "=" not in w)
+        try:
+            if not name or not specs:
+                raise ValueError("write it as NAME LANG=BACKEND:VOICE, e.g. Mira en=piper:joe speed=1.1")
+            casts = [VoiceCast.parse(spec, float(speed) if speed else None) for spec in specs]
+        except ValueError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
+
+        def job(token: CancelToken) -> None:
+            def recast() -> None:
+                for language, cast in casts:
+                    self.pipeline.recast(name, language, cast)
+
+            _, stale = self.pipeline.changes_stale(recast)
+            self.say(f"{name}: " + ", ".join(f"{lang} {c.label()}" for lang, c in casts)
+                     + f"; {len(stale)} draft(s) now stale")
+
+        self.start_job("cast", job)
 
     # ---- running -----------------------------------------------------------------------
     def action_run_next(self) -> None:

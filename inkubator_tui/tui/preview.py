@@ -15,6 +15,7 @@ from textual.widgets import Static
 from textual_image.widget import Image  # imported before the app starts: it probes the terminal once
 
 from ..agents.director import rules_kept
+from ..pipeline.steps import role_of, role_target
 from ..views import STATUS_MARK
 from ..project.models import BeatSheet, DraftStatus, Step
 from ..project.store import Store
@@ -93,14 +94,16 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
 
     images: list[tuple[PILImage.Image, str, bool]] = []
     shown = decision if pick is not None and pick.step == Step.KEYFRAMES else \
-        [d for d in [view.latest(Step.KEYFRAMES, shot_id)] if d is not None]
+        [d for d in (view.latest(Step.KEYFRAMES, shot_id), view.latest(Step.KEYFRAMES, role_target(shot_id, "end")))
+         if d is not None]
     for d in shown[:3]:
         if d.files and store.assets.path(d.files[0]).is_file():
             img = PILImage.open(store.assets.path(d.files[0])).convert("RGB")
             img.thumbnail((480, 480))
             # Terminal cells are coarse pixels: thicken thin strokes so a sketch stays legible.
             img = img.filter(ImageFilter.MinFilter(5))
-            images.append((img, f"v{d.version} {d.status.value}", d is pick))
+            role = "end " if role_of(d.target) == "end" else ""
+            images.append((img, f"{role}v{d.version} {d.status.value}", d is pick))
     strip: list[PILImage.Image] = []
     motion = view.latest(Step.MOTION, shot_id)
     if motion is not None and motion.files and motion.status != DraftStatus.STALE:

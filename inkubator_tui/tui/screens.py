@@ -9,30 +9,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Select, Static
 
 from ..doctor import doctor_table
-from ..project.models import Angle, Movement, Shot, Size
+from .actions import ACTIONS, keyed
+from ..project.models import Angle, Movement, Shot, Size, VoiceCast
 
-SLASH_HELP = """\
-| command | does |
-|---|---|
-| *any text* | notes (first time) or a request: "make shot 3 a close-up", "add a shot of … after 2", "cut shot 4", "move shot 5 after 2", "Mira should whisper the line", "two alternatives for the opening", "render keyframes for shots 2-3" |
-| `/notes PATH` | send a notes file (.txt, .md, .fountain) |
-| `/approve` | approve what the preview shows |
-| `/reject [note]` | reject it, keeping it for the record |
-| `/redo note` | reject it and make a new version with your note |
-| `/render [step] [shots]` | run the next step, or e.g. `/render keyframes 2-3` |
-| `/run` | run the next step that has work |
-| `/edit [shot]` | edit a shot's fields in a form |
-| `/export` | shot-list CSV, Fountain, OTIO timeline, provenance → `exports/` |
-| `/model [PATH \\| URL NAME]` | show or switch the agent's model |
-| `/undo` | withdraw the newest beat-sheet draft, or go back to the previous one |
-| `/sample` | send the sample note |
-| `/doctor` | what is real, what is a labelled default, what is missing |
-| `/help` | this screen |
-"""
+def _key(keys: dict[str, str], name: str) -> str:
+    return keys[name].replace("_", " ")
 
 
 def help_markdown(keys: dict[str, str]) -> str:
-    k = {name: key.replace("_", " ") for name, key in keys.items()}
+    """The help screen, made from the one list of actions (tui/actions.py)."""
+    anywhere = "\n".join(f"| `{_key(keys, a.key)}` | {a.help} |" for a in keyed("anywhere"))
+    board = "\n".join(f"| `{_key(keys, a.key)}` | {a.help} |" for a in keyed("board"))
+    slash = "\n".join(f"| `/{a.slash}{' ' + a.args if a.args else ''}` | {a.help} |"
+                      for a in ACTIONS if a.slash)
     return f"""\
 # inkubator
 
@@ -43,31 +32,23 @@ Notes become a **beat sheet**, then **keyframes**, **motion**, **voice** and an
 
 | key | anywhere |
 |---|---|
-| `{k['help']}` | this help |
-| `{k['sample']}` | send the sample note |
-| `{k['doctor']}` | doctor: backends and models |
-| `{k['run_next']}` | run the next step |
-| `{k['cancel']}` | cancel the running job |
-| `{k['refresh']}` | re-read the project |
-| `ctrl+p` | command palette (every action, themes) |
+{anywhere}
+| `ctrl+p` | command palette: every action below, and themes |
 | `tab` | move between chat, board and preview |
-| `{k['quit']}` | quit |
 
 | key | on the shot board |
 |---|---|
-| `{k['approve']}` / `{k['reject']}` / `{k['redo']}` | approve / reject / redo with a note |
-| `{k['approve_step']}` | approve every pending draft of this step (first candidate each) |
-| `{k['previous_candidate']}` `{k['next_candidate']}` | previous / next candidate |
-| `{k['edit']}` | edit the shot |
-| `{k['play']}` | play the shot's voice line |
-| `{k['open']}` | open the motion clip or animatic in your player |
+{board}
 
 In the chat, `↑` recalls earlier notes. Keys can be changed in the `[keys]`
 table of your config (`inkubator config` shows where it is).
 
 ## Chat commands
 
-{SLASH_HELP}
+| command | does |
+|---|---|
+| *any text* | notes (first time) or a request: "make shot 3 a close-up", "add a shot of … after 2", "cut shot 4", "move shot 5 after 2", "Mira should whisper the line", "two alternatives for the opening", "render keyframes for shots 2-3" |
+{slash}
 """
 
 
@@ -198,6 +179,38 @@ class EditShotScreen(ModalScreen[dict | None]):
         old = self.shot.model_dump()
         self.dismiss({k: v for k, v in new.model_dump(mode="json").items()
                       if k in values and v != (old[k].value if hasattr(old[k], "value") else old[k])})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CastScreen(ModalScreen[str | None]):
+    """Who voices whom: the cast per character and language, and one line to recast
+    ("Mira en=piper:joe speed=1.1"); returns that line, or None when closed."""
+
+    BINDINGS = [Binding("escape", "cancel", "Close")]
+    DEFAULT_CSS = """
+    CastScreen { align: center middle; }
+    CastScreen > Vertical { width: 90; height: auto; max-height: 90%; border: round $accent;
+                            background: $surface; padding: 1 2; }
+    CastScreen Markdown { height: auto; max-height: 20; }
+    """
+
+    def __init__(self, rows: list[tuple[str, str, VoiceCast, bool]]):
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = "\n".join(f"| {name} | {lang} | {c.backend or '(configured)'} | {c.voice or '(default)'} | "
+                          f"{c.speed:g} | {'you' if chosen else 'default'} |" for name, lang, c, chosen in self.rows)
+        with Vertical():
+            yield Label("Cast — recasting a character stales exactly that character's lines")
+            yield Markdown("| character | lang | engine | voice | speed | chosen by |\n|---|---|---|---|---|---|\n"
+                           + (table or "| (no characters yet: approve a beat sheet) | | | | | |"))
+            yield Input(placeholder="Mira en=piper:joe speed=1.1", id="cast")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

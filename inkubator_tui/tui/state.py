@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..pipeline.pipeline import Pipeline
+from ..pipeline.steps import role_target
 from ..views import project_status
 from ..project.models import BeatSheet, Draft, DraftStatus, Step
 
@@ -43,7 +44,8 @@ class ProjectView:
             return [d for d in self.for_target(Step.ANIMATIC, "project") if d.status == DraftStatus.PENDING]
         for step in DECISION_ORDER:
             targets = self.line_ids.get(shot_id, []) if step == Step.VOICE else \
-                ["project"] if step == Step.ANIMATIC else [shot_id]
+                ["project"] if step == Step.ANIMATIC else \
+                [shot_id, role_target(shot_id, "end")] if step == Step.KEYFRAMES else [shot_id]
             for t in targets:
                 pending = [d for d in self.for_target(step, t) if d.status == DraftStatus.PENDING]
                 if pending:
