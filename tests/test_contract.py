@@ -413,6 +413,54 @@ def test_cast_command_lists_and_recasts(tmp_path):
     assert usage.returncode == 1 and "write a cast as LANG=BACKEND:VOICE" in usage.stderr
 
 
+class Sleepy:
+    """Works until it is stopped, reporting as it goes."""
+
+    step: ClassVar[Step] = Step.KEYFRAMES
+
+    def info(self):
+        from inkubator_tui.pipeline.backend import BackendInfo
+
+        return BackendInfo(name="sleepy")
+
+    def load(self, progress=None):
+        pass
+
+    def __call__(self, request, ctx):
+        for i in range(1200):
+            ctx.progress(i / 1200, f"step {i}")
+            ctx.cancel.check()
+            time.sleep(0.05)
+        return Result()
+
+
+def test_ray_jobs_report_progress_and_cancel(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="Ray is the [ray] extra; make test installs it")
+    from inkubator_tui.pipeline.executors import RayExecutor
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))  # workers import Sleepy from here
+    executor = RayExecutor("", workers=2)
+    token = CancelToken()
+    seen = []
+
+    def on_progress(e):
+        seen.append((e.job, e.message))
+        if len(seen) >= 3:
+            token.cancel()
+
+    try:
+        t0 = time.monotonic()
+        items = [WorkItem(f"job {i}", BackendHandle(instance=Sleepy()), BeatsRequest(notes="x", seed=i))
+                 for i in range(2)]
+        outcomes = list(executor.run(items, scratch=tmp_path, cancel=token, on_progress=on_progress))
+        assert sorted(o.job for o in outcomes) == ["job 0", "job 1"]
+        assert all(o.cancelled for o in outcomes), [o.error for o in outcomes]
+        assert any(m.startswith("step ") for _, m in seen), "progress crosses from the Ray workers"
+        assert time.monotonic() - t0 < 120
+    finally:
+        ray.shutdown()
+
+
 def test_ray_makes_the_same_files_as_a_local_run(tmp_path):
     pytest.importorskip("ray", reason="Ray is the [ray] extra; make test installs it")
     notes = tmp_path / "notes.txt"
@@ -424,6 +472,7 @@ def test_ray_makes_the_same_files_as_a_local_run(tmp_path):
                    "--set", "voice.backend=none", "--set", "keyframe.long_side=128",
                    "--set", f"runtime.executor={executor}", "--set", "runtime.jobs=2")
         assert run.returncode == 0, run.stderr[-2000:]
+        assert re.search(r"shot 1: +0% frame 1/\d+", run.stderr), "the worker's progress reaches the terminal"
         store = Store.open(project)
         try:
             hashes[executor] = {(d.step.value, store.sheet().shot(d.target.split("/")[0]).number):

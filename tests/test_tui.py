@@ -446,3 +446,40 @@ async def test_cast_screen_recasts_one_character(store):
         await pilot.press("enter")
         await settle(app, pilot)
         assert store.sheet().character("Mira").voices["en"].speed == 1.2, "a bad cast changes nothing"
+
+
+class PreviewingDouble(Double):
+    """A keyframe double that shows its picture so far while it works, as diffusion will."""
+
+    def __call__(self, request, ctx):
+        from PIL import Image
+
+        ctx.progress(0.5, "denoising 4/8", preview=Image.new("RGB", (32, 18), (200, 40, 40)))
+        while self.gate is not None and not self.gate.wait(0.01):
+            ctx.cancel.check()
+        return super().__call__(request, ctx)
+
+
+async def test_a_running_job_shows_its_live_preview(store):
+    from textual_image.widget import Image as ImageWidget
+
+    doubles = {Step.KEYFRAMES: PreviewingDouble(Step.KEYFRAMES), Step.MOTION: Double(Step.MOTION),
+               Step.VOICE: WavDouble(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
+    app, pipe, _ = make_app(store, doubles)
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    doubles[Step.KEYFRAMES].gate = threading.Event()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "live:" in str(app.query_one("#pfooter").render()):
+                break
+        pane = app.query_one(PreviewPane)
+        footer, images = str(pane.query_one("#pfooter").render()), len(pane.query_one("#pimages").query(ImageWidget))
+        doubles[Step.KEYFRAMES].gate.set()  # before asserting: a held job would hold the app open
+        await settle(app, pilot)
+        assert "live: shot 1: denoising 4/8" in footer and images == 1
+        assert len(store.drafts(Step.KEYFRAMES)) == 5
+        assert pane.live is None and "live:" not in str(pane.query_one("#pfooter").render())

@@ -53,17 +53,18 @@ class ProgressPrinter:
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
-        self._last: dict[str, float] = {}
+        self._last: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event) -> None:
         if self.quiet:
             return
         now = time.monotonic()
+        key = (event.step, event.job)  # shot 1's motion is not shot 1's keyframe
         with self._lock:
-            if event.fraction < 1.0 and now - self._last.get(event.job, 0) < 0.5:
+            if event.fraction < 1.0 and now - self._last.get(key, 0) < 0.5:
                 return
-            self._last[event.job] = now
+            self._last[key] = now
             print(f"  {event.job}: {event.fraction:4.0%} {event.message}", file=sys.stderr, flush=True)
 
 

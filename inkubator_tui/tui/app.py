@@ -14,6 +14,7 @@ from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
+from PIL import Image as PILImage
 from platformdirs import user_data_path, user_log_path
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -240,6 +241,7 @@ class InkubatorApp(App):
             self.post_message(self.JobDone())
 
     def on_inkubator_app_job_done(self, message: JobDone) -> None:
+        self.query_one(PreviewPane).end_live()
         self.cancel_token = None
         self._drafting = False
         self.query_one("#jobbar").display = False
@@ -260,6 +262,8 @@ class InkubatorApp(App):
         done = sum(self._progress.values()) / max(1, len(self._progress))
         self.query_one("#progress", ProgressBar).update(progress=round(done * 100))
         self.query_one("#jobline", Static).update(f"{e.job}: {e.message}")
+        if isinstance(e.preview, PILImage.Image):
+            self.query_one(PreviewPane).show_live(e.preview, f"{e.job}: {e.message}")
         if e.step:
             board = self.query_one(ShotBoard)
             number = shot_of_job(e.job)

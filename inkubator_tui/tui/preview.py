@@ -147,6 +147,19 @@ class PreviewPane(VerticalScroll, can_focus=False):
         yield Horizontal(id="pstrip")
         yield Static("", id="pfooter")
 
+    live: tuple[PILImage.Image, str] | None = None
+
+    def show_live(self, image: PILImage.Image, caption: str) -> None:
+        """A running job's picture so far (a denoising preview); it stays until the job ends."""
+        self.live = (image.convert("RGB"), caption)
+        row = self.query_one("#pimages", Horizontal)
+        row.remove_children()
+        row.mount(_image(self.live[0], max(16, min(60, self.size.width - 4)), "candidate"))
+        self.query_one("#pfooter", Static).update(f"live: {caption}")
+
+    def end_live(self) -> None:
+        self.live = None
+
     def show(self, p: Preview) -> None:
         self.query_one("#ptitle", Static).update(p.title)
         self.query_one("#pbody", Static).update(p.body)
@@ -154,7 +167,9 @@ class PreviewPane(VerticalScroll, can_focus=False):
         width = max(16, self.size.width - 4)
         row = self.query_one("#pimages", Horizontal)
         row.remove_children()
-        if p.images:
+        if self.live is not None:
+            self.show_live(*self.live)
+        elif p.images:
             each = max(12, width // len(p.images) - 3)
             row.mount_all(_image(img, each, "candidate picked" if picked else "candidate") for img, _, picked
                           in p.images)
