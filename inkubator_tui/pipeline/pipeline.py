@@ -33,7 +33,7 @@ from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, capabilities
 from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
-from .requests import BeatsRequest
+from .requests import BeatsRequest, Request
 from .steps import SHEET_TARGET, Blocked, Context, Task, plan
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
@@ -79,7 +79,7 @@ class Pipeline:
         # Render jobs go to the configured executor; the beats step stays in this process
         # (it streams tokens to the chat and keeps its model loaded).
         self.executor = executor or make_executor(rt.executor, workers=rt.jobs, ray_address=rt.ray_address)
-        self.local = executor if isinstance(executor, LocalExecutor) else LocalExecutor(rt.jobs)
+        self.local = self.executor if isinstance(self.executor, LocalExecutor) else LocalExecutor(rt.jobs)
         self._loaded: set[int] = set()
 
     # ---- helpers ---------------------------------------------------------
@@ -147,7 +147,7 @@ class Pipeline:
 
         candidates = self.registry.config.keyframe.candidates if step == Step.KEYFRAMES else 1
 
-        work: list[tuple[Task, Backend, BackendInfo, str, Any]] = []  # task, its backend, info, cache key, request
+        work: list[tuple[Task, Backend, BackendInfo, str, Request]] = []  # task, its backend, info, key, request
         for task in tasks:
             drafts = self.store.drafts(step, task.target)
             live = [d for d in drafts if d.status in LIVE and d.deps_key == task.deps_key]
@@ -176,7 +176,7 @@ class Pipeline:
         remote = step != Step.BEATS and not isinstance(self.executor, LocalExecutor)
         scratch = self.store.root / ".work"
         scratch.mkdir(exist_ok=True)
-        by_name: dict[str, tuple[Task, BackendInfo, str, Any]] = {}
+        by_name: dict[str, tuple[Task, BackendInfo, str, Request]] = {}
         items = []
         for n, (task, mine, info, key, request) in enumerate(work):
             if not remote:  # a worker elsewhere loads its own copy
@@ -203,7 +203,7 @@ class Pipeline:
                 remove_workdir(outcome)
         return report
 
-    def _commit(self, task: Task, request, info: BackendInfo, key: str, outcome: Outcome) -> Draft:
+    def _commit(self, task: Task, request: Request, info: BackendInfo, key: str, outcome: Outcome) -> Draft:
         result = outcome.result
         data = dict(result.data)
         if task.step == Step.BEATS:

@@ -48,10 +48,6 @@ def role_of(target: str) -> Role:
     return "end" if target.endswith(END_SUFFIX) else "start"
 
 
-def shot_of(target: str) -> str:
-    return target.removesuffix(END_SUFFIX)
-
-
 @dataclass
 class Task:
     step: Step
