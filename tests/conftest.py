@@ -18,6 +18,7 @@ from inkubator_tui.agents.rules import RuleBeats  # noqa: E402
 from inkubator_tui.config import load_config  # noqa: E402
 from inkubator_tui.pipeline.backend import BackendInfo, JobContext  # noqa: E402
 from inkubator_tui.pipeline.requests import Request, Result  # noqa: E402
+from inkubator_tui.pipeline.steps import role_target  # noqa: E402
 from inkubator_tui.pipeline.pipeline import Pipeline  # noqa: E402
 from inkubator_tui.pipeline.registry import Registry  # noqa: E402
 from inkubator_tui.project.models import Step  # noqa: E402
@@ -71,7 +72,7 @@ def target_of(request: Request) -> str:
     if hasattr(request, "line_id"):
         return request.line_id
     if hasattr(request, "shot"):
-        return request.shot.id + ("/end" if getattr(request, "role", "start") == "end" else "")
+        return role_target(request.shot.id, getattr(request, "role", "start"))
     return "project" if hasattr(request, "shots") else "sheet"
 
 

@@ -124,9 +124,9 @@ class LocalExecutor:
                 return Outcome(item.name, cancelled=True)
             backend = item.handle.get()
             caps = capabilities(backend)
-            if caps.max_concurrency and item.handle.key not in limits:
-                limits.setdefault(item.handle.key, threading.Semaphore(caps.max_concurrency))
-            gate = limits.get(item.handle.key)
+            # setdefault is atomic: two threads starting at once share one gate
+            gate = limits.setdefault(item.handle.key, threading.Semaphore(caps.max_concurrency)) \
+                if caps.max_concurrency else None
             workdir = Path(tempfile.mkdtemp(prefix="job-", dir=scratch))
             t0, started = time.perf_counter(), utcnow()
             try:
