@@ -64,8 +64,11 @@ class LLMConfig(_Section):
 
 
 class KeyframeConfig(_Section):
-    # "auto": the best ready backend; today that is the labelled sketch board.
-    backend: BackendName = "auto"  # auto | sketch | none | a plugin
+    # "auto": diffusion when model_path is a model, else the labelled sketch board.
+    backend: BackendName = "auto"  # auto | diffusion | sketch | none | a plugin
+    # Your Stable Diffusion model: a diffusers folder (model_index.json) or one .safetensors
+    # checkpoint (SD 1.x, 2.x, XL). Nothing is ever downloaded.
+    model_path: str = ""
     candidates: int = Field(default=1, ge=1, le=8)
     long_side: int = Field(default=640, ge=64, le=4096)
     options: BackendOptions = Field(default_factory=dict)

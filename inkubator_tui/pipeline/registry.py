@@ -37,6 +37,7 @@ BUILTINS: list[BackendSpec] = [
     BackendSpec(Step.BEATS, "openai", "inkubator_tui.agents.backend:ServerBeats"),
     BackendSpec(Step.BEATS, "llama", "inkubator_tui.agents.backend:LlamaBeats"),
     BackendSpec(Step.BEATS, "rules", "inkubator_tui.agents.rules:RuleBeats"),
+    BackendSpec(Step.KEYFRAMES, "diffusion", "inkubator_tui.tools.keyframe.diffusion:DiffusionKeyframes"),
     BackendSpec(Step.KEYFRAMES, "sketch", "inkubator_tui.tools.keyframe.sketch:SketchBoard"),
     BackendSpec(Step.MOTION, "camera", "inkubator_tui.tools.motion.camera:CameraMove"),
     BackendSpec(Step.VOICE, "piper", "inkubator_tui.tools.voice.piper:PiperVoiceBackend"),

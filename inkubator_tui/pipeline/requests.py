@@ -54,12 +54,25 @@ class KeyframeRequest(Request):
     height: int = Field(ge=8, le=8192)
     # Each character in shot and how they look, for backends that hold characters consistent.
     looks: dict[str, str] = Field(default_factory=dict)
+    # Each character's own seed: the same character is drawn from the same noise in every shot.
+    seeds: dict[str, int] = Field(default_factory=dict)
+    # A character's approved reference picture (a keyframe of the shot that introduces them),
+    # for backends that read one (`Capabilities.inputs["references"]`).
+    references: dict[str, AssetRef] = Field(default_factory=dict)
     style: str = ""
-    # The picture to start from (image-to-image), e.g. the approved start frame for the end frame.
+    # For an end frame: the shot's approved start frame, when the backend makes ends from it
+    # (`Capabilities.inputs["start"]`).
+    start: AssetRef | None = None
+    # A picture to start from (image-to-image) given by the person.
     init_image: AssetRef | None = None
 
     def inputs(self) -> dict[str, AssetRef]:
-        return {"init_image": self.init_image} if self.init_image else {}
+        out = {f"reference {name}": r for name, r in self.references.items()}
+        if self.start:
+            out["start"] = self.start
+        if self.init_image:
+            out["init_image"] = self.init_image
+        return out
 
 
 class MotionRequest(Request):

@@ -8,6 +8,7 @@ then exact: a draft is stale when the deps of its target have changed.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 from ..project.models import (
@@ -77,7 +78,8 @@ class Context:
     configured backends ask of it."""
 
     def __init__(self, store: Store, enabled: set[Step] | None = None, *, end_frames: str = "",
-                 voices: list[str] | None = None, long_side: int = 640):
+                 voices: list[str] | None = None, long_side: int = 640,
+                 keyframe_inputs: dict[str, str] | None = None):
         self.settings: ProjectSettings = store.settings
         self.sheet: BeatSheet | None = store.sheet()
         # Steps that have a backend; the animatic waits only on those.
@@ -87,6 +89,10 @@ class Context:
         # The configured voice backend's voices, for default casting (distinct voices when it has several).
         self.voices = list(voices or [])
         self.long_side = long_side
+        # What the keyframe backend reads besides the shot: "start" (end frames are made from the
+        # approved start frame), "references" (characters' reference pictures); each "required"
+        # or "optional".
+        self.keyframe_inputs = dict(keyframe_inputs or {})
         self._speaking = list(dict.fromkeys(line.character for shot in (self.sheet.shots if self.sheet else [])
                                             for line in shot.dialogue if line.character))
         self._by_target: dict[tuple[Step, str], list[Draft]] = {}
@@ -119,6 +125,23 @@ class Context:
             return ["start", "end"]
         changes = shot.movement not in (Movement.STATIC, Movement.HANDHELD) or bool(shot.end_action.strip())
         return ["start", "end"] if self.end_frames == "optional" and changes else ["start"]
+
+    def reference_shot(self, character: str) -> Shot | None:
+        """The shot whose approved start frame shows how `character` looks: the director's
+        choice, else the first shot they are in."""
+        if self.sheet is None:
+            return None
+        ch = self.sheet.character(character)
+        if ch is not None and ch.reference_shot:
+            try:
+                return self.sheet.shot(ch.reference_shot)
+            except KeyError:
+                pass
+        return next((s for s in self.sheet.shots if character in s.characters), None)
+
+    def character_seed(self, name: str) -> int:
+        ch = self.sheet.character(name) if self.sheet else None
+        return ch.seed if ch is not None and ch.seed else zlib.crc32(name.encode())
 
     def cast(self, character: str, language: str) -> VoiceCast:
         """Who voices `character` in `language`: the director's casting, else the default —
@@ -165,17 +188,52 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
 
     if step == Step.KEYFRAMES:
         w, h = s.frame_size(ctx.long_side)
+        wants = ctx.keyframe_inputs
         for shot in sheet.shots:
             looks = {c: (sheet.character(c).look if sheet.character(c) else "") for c in shot.characters}
-            framing = shot.model_dump(mode="json", exclude={"id", "dialogue", "notes", "duration_s", "end_action"})
+            seeds = {c: ctx.character_seed(c) for c in shot.characters}
+            framing = shot.model_dump(mode="json", exclude={"id", "dialogue", "notes", "duration_s", "end_action",
+                                                            "end_frame"})
+            references, waiting, upstream = {}, [], []
+            for c in shot.characters if "references" in wants else ():
+                introduces = ctx.reference_shot(c)
+                if introduces is None or introduces.id == shot.id:
+                    continue  # this shot shows them first: it sets their look
+                d = ctx.approved(Step.KEYFRAMES, introduces.id)
+                if d is not None:
+                    references[c] = ref(d)
+                    upstream.append(d)
+                elif wants["references"] == "required":
+                    waiting.append(f"{c}'s reference, shot {introduces.number}: "
+                                   + ctx.waiting_words(Step.KEYFRAMES, introduces.id))
+            # Keys are added only when set, so projects made before they existed stay fresh.
+            base = {"shot": framing, "looks": looks, "style": s.style_bible, "aspect": s.aspect,
+                    **({"negative": s.negative_prompt} if s.negative_prompt else {}),
+                    **({"references": {c: r.sha256 for c, r in references.items()}} if references else {})}
             for role in ctx.roles(shot):
-                deps = {"shot": framing, "looks": looks, "style": s.style_bible, "aspect": s.aspect}
-                if role == "end":  # the end frame also depends on how the shot ends
-                    deps = {**deps, "role": "end", "end_action": shot.end_action}
-                request = KeyframeRequest(shot=shot, role=role, prompt=keyframe_prompt(shot, role), width=w,
-                                          height=h, looks=looks, style=s.style_bible)
                 label = f"shot {shot.number}" + (" end" if role == "end" else "")
-                tasks.append(Task(step, role_target(shot.id, role), label, deps, request, seed=shot.seed))
+                target = role_target(shot.id, role)
+                deps, start, task_upstream = dict(base), None, list(upstream)
+                if role == "end":  # the end frame also depends on how the shot ends
+                    deps.update({"role": "end", "end_action": shot.end_action,
+                                 **({"end_frame": shot.end_frame} if shot.end_frame != "auto" else {})})
+                    if "start" in wants:
+                        d = ctx.approved(Step.KEYFRAMES, shot.id)
+                        if d is None:
+                            if wants["start"] == "required":
+                                blocked.append(Blocked(step, target, label, "made from the approved start frame; "
+                                                       + ctx.waiting_words(Step.KEYFRAMES, shot.id)))
+                                continue
+                        else:
+                            start, deps["start"] = ref(d), d.id
+                            task_upstream.append(d)
+                if waiting:
+                    blocked.append(Blocked(step, target, label, "; ".join(waiting)))
+                    continue
+                request = KeyframeRequest(shot=shot, role=role, prompt=keyframe_prompt(shot, role), width=w,
+                                          height=h, looks=looks, seeds=seeds, references=references,
+                                          style=s.style_bible, negative_prompt=s.negative_prompt, start=start)
+                tasks.append(Task(step, target, label, deps, request, seed=shot.seed, upstream=task_upstream))
 
     elif step == Step.MOTION:
         for shot in sheet.shots:

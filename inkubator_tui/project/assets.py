@@ -8,10 +8,14 @@ under its final name. Leftover temporary files are swept on open.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+from functools import cache
 from pathlib import Path
+
+from platformdirs import user_cache_path
 
 from .models import Provenance
 
@@ -34,6 +38,28 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def weights_sha256(path: Path) -> str:
+    """SHA-256 of a big weights file (a GGUF, a checkpoint), hashed once and then remembered
+    on disk by (path, size, mtime): hashing gigabytes at every start would cost seconds."""
+    st = path.stat()
+    return _remembered_sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@cache
+def _remembered_sha256(path: str, size: int, mtime_ns: int) -> str:
+    index = user_cache_path("inkubator") / "sha256.json"
+    try:
+        known = json.loads(index.read_text())
+    except (OSError, ValueError):
+        known = {}
+    key = f"{path}|{size}|{mtime_ns}"
+    if key not in known:
+        known[key] = sha256_file(Path(path))
+        index.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(index, json.dumps(known, indent=1).encode())
+    return known[key]
 
 
 def _atomic(dest: Path, fill) -> None:

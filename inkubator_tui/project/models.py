@@ -118,6 +118,10 @@ class Shot(_Model):
     # What the picture shows when the shot ends ("she has the letter in her hand"), when the
     # action changes it; "" = the camera move's last framing of the start picture.
     end_action: ShortText = ""
+    # How a keyframe backend that draws end frames makes this shot's: "img2img" (the approved
+    # start redrawn with the end action), "camera" (the start reframed as the move ends), or
+    # "auto" (img2img when the action changes the picture, else camera).
+    end_frame: Literal["auto", "img2img", "camera"] = "auto"
     # Fields the director's words fixed ("hold three seconds" → duration_s): the agent keeps them.
     pinned: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=10)
 
@@ -199,6 +203,9 @@ class Character(_Model):
     voices: dict[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")], VoiceCast] = \
         Field(default_factory=dict)
     seed: int = Field(default=0, ge=0, lt=2**32)
+    # The shot whose approved start keyframe shows how this character looks ("" = the first
+    # shot they are in), for keyframe backends that hold characters to a reference picture.
+    reference_shot: Annotated[str, Field(max_length=8)] = ""
 
     @field_validator("voices", mode="before")
     @classmethod
@@ -237,6 +244,8 @@ class ProjectSettings(_Model):
     fps: int = Field(default=24, ge=1, le=120)
     languages: list[str] = Field(default_factory=lambda: ["en"])
     style_bible: Annotated[str, Field(max_length=4000)] = ""
+    # What no picture of this project should show, added to the keyframe backend's own list.
+    negative_prompt: Annotated[str, Field(max_length=1000)] = ""
 
     def frame_size(self, long_side: int = 640) -> tuple[int, int]:
         """Pixel size for this aspect, both sides multiples of 8."""
