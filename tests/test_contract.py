@@ -482,3 +482,89 @@ def test_ray_makes_the_same_files_as_a_local_run(tmp_path):
             store.close()
     assert len(hashes["local"]) == 10
     assert hashes["ray"] == hashes["local"]
+
+
+# ---- keyframe backends that read the approved start, and characters' references --------------
+class ReadsStartAndReferences(Double):
+    """A keyframe double shaped like the diffusion backend in reference mode."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(inputs={"start": "required", "references": "required"})
+
+
+REFERENCED = """INT. STATION - NIGHT
+
+Mira waits under the sign.
+Close on the clock.
+Mira reads the letter.
+"""
+
+
+@pytest.fixture
+def refs(store):
+    config = load_config().config
+    doubles = {Step.KEYFRAMES: ReadsStartAndReferences(Step.KEYFRAMES), Step.MOTION: EndFrameMotion(Step.MOTION),
+               Step.VOICE: Double(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
+    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config), **doubles}))
+    pipe.draft_beats(REFERENCED)
+    approve_all(pipe, Step.BEATS)
+    pipe.revise_shot("3", {"movement": "dolly-in"})
+    return pipe, doubles[Step.KEYFRAMES]
+
+
+def test_end_frames_and_later_shots_wait_for_the_pictures_they_are_made_from(refs, store):
+    pipe, kf = refs
+    sheet = store.sheet()
+    s1, s3 = sheet.shot("1"), sheet.shot("3")
+    assert "Mira" in s1.characters and "Mira" in s3.characters
+    report = pipe.run_step(Step.KEYFRAMES)
+    made = {d.target for d in store.drafts(Step.KEYFRAMES)}
+    assert made == {s1.id, sheet.shot("2").id}
+    why = {b.target: b.reason for b in report.blocked}
+    assert why[s3.id].startswith("drawn after Mira's reference, shot 1, is approved (keyframes")
+    assert s3.id + "/end" in why
+
+    first = next(d for d in store.drafts(Step.KEYFRAMES, s1.id))
+    pipe.approve(first.id, approver="t")
+    pipe.run_step(Step.KEYFRAMES)
+    req, got = next((r, g) for r, g in zip(kf.requests, kf.received) if r.shot.id == s3.id)
+    assert req.references == {"Mira": AssetRef.of(first.files[0])}
+    assert got == {"reference Mira": _sha(store.assets.path(first.files[0]))}
+    assert s3.id + "/end" in {b.target for b in pipe.run_step(Step.KEYFRAMES).blocked}
+
+    start3 = next(d for d in store.drafts(Step.KEYFRAMES, s3.id))
+    pipe.approve(start3.id, approver="t")
+    pipe.run_step(Step.KEYFRAMES)
+    end_req, end_got = next((r, g) for r, g in zip(kf.requests, kf.received) if r.role == "end")
+    assert end_req.start == AssetRef.of(start3.files[0]) and end_got["start"] == _sha(store.assets.path(start3.files[0]))
+
+
+def test_a_new_reference_picture_stales_the_shots_drawn_from_the_old_one(refs, store):
+    pipe, kf = refs
+    s1, s3 = store.sheet().shot("1"), store.sheet().shot("3")
+    pipe.run_step(Step.KEYFRAMES)
+    pipe.approve(next(d for d in store.drafts(Step.KEYFRAMES, s1.id)).id, approver="t")
+    pipe.run_step(Step.KEYFRAMES)
+    third = next(d for d in store.drafts(Step.KEYFRAMES, s3.id))
+    pipe.approve(third.id, approver="t")
+
+    pipe.revise_shot("1", {"size": "CU"})  # a new picture of Mira is needed, and drawn
+    pipe.run_step(Step.KEYFRAMES)
+    assert store.draft(third.id).status == DraftStatus.STALE
+    new_first = next(d for d in store.drafts(Step.KEYFRAMES, s1.id) if d.status == DraftStatus.PENDING)
+    pipe.approve(new_first.id, approver="t")
+    pipe.run_step(Step.KEYFRAMES)
+    redrawn = [r for r in kf.requests if r.shot.id == s3.id][-1]
+    assert redrawn.references == {"Mira": AssetRef.of(new_first.files[0])}
+
+
+def test_a_director_can_name_the_shot_that_shows_a_character(refs, store):
+    pipe, kf = refs
+    s1, s3 = store.sheet().shot("1"), store.sheet().shot("3")
+    with pytest.raises(ProjectError, match="Mira is not in shot 2; choose a shot they are in: 1, 3"):
+        pipe.set_look("mira", reference_shot="2")
+    pipe.set_look("mira", reference_shot="3", look="tall, grey raincoat")
+    assert store.sheet().character("Mira").reference_shot == "3"
+    report = pipe.run_step(Step.KEYFRAMES)
+    assert {r.shot.id for r in kf.requests} == {s3.id, store.sheet().shot("2").id}
+    assert s1.id in {b.target for b in report.blocked}
+    assert next(r for r in kf.requests if r.shot.id == s3.id).looks == {"Mira": "tall, grey raincoat"}

@@ -397,14 +397,7 @@ class Pipeline:
 
     def recast(self, character: str, language: str, cast: VoiceCast) -> VoiceCast:
         """Cast `character` in `language`: exactly that character's lines in it go stale."""
-        sheet = self.store.sheet()
-        if sheet is None:
-            raise ProjectError("there is no approved beat sheet to cast yet")
-        ch = sheet.character(character) or next((c for c in sheet.characters
-                                                  if c.name.lower() == character.lower()), None)
-        if ch is None:
-            raise ProjectError(f"no character {character!r}; characters are "
-                               f"{', '.join(c.name for c in sheet.characters) or 'none yet'}")
+        sheet, ch = self.character(character)
         backend = self.registry.named(Step.VOICE, cast.backend)  # an unknown engine is an error here, not later
         if backend is None:
             raise ProjectError("there is no voice backend to cast with (voice.backend = none)")
@@ -416,6 +409,42 @@ class Pipeline:
         self.store.replace_sheet(sheet, f"{ch.name} cast in {language}: {cast.label()}")
         self.refresh_staleness()
         return cast
+
+    def character(self, name: str):
+        sheet = self.store.sheet()
+        if sheet is None:
+            raise ProjectError("there is no approved beat sheet yet")
+        ch = sheet.character(name) or next((c for c in sheet.characters if c.name.lower() == name.lower()), None)
+        if ch is None:
+            raise ProjectError(f"no character {name!r}; characters are "
+                               f"{', '.join(c.name for c in sheet.characters) or 'none yet'}")
+        return sheet, ch
+
+    def set_look(self, name: str, *, look: str | None = None, reference_shot: str | None = None):
+        """Change how a character looks, or which shot's approved keyframe shows them ("" = the
+        first shot they are in): the keyframes drawn from the old look or picture go stale."""
+        sheet, ch = self.character(name)
+        said = []
+        if look is not None:
+            ch.look = look.strip()
+            said.append(f"looks: {ch.look or '(no description)'}")
+        if reference_shot is not None:
+            ref = reference_shot.strip().upper()
+            if ref:
+                try:
+                    shot = sheet.shot(ref)
+                except KeyError:
+                    raise ProjectError(f"there is no shot {ref}; shots are "
+                                       f"{', '.join(s.number for s in sheet.shots)}") from None
+                if ch.name not in shot.characters:
+                    raise ProjectError(f"{ch.name} is not in shot {shot.number}; choose a shot they are in: "
+                                       + ", ".join(s.number for s in sheet.shots if ch.name in s.characters))
+                ref = shot.number
+            ch.reference_shot = ref
+            said.append(f"reference: shot {ref}" if ref else "reference: their first shot")
+        self.store.replace_sheet(sheet, f"{ch.name} {'; '.join(said)}")
+        self.refresh_staleness()
+        return ch
 
     def casting(self) -> list[tuple[str, str, VoiceCast, bool]]:
         """Every speaking character × language: (name, language, cast, chosen by the director)."""

@@ -204,8 +204,8 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
                     references[c] = ref(d)
                     upstream.append(d)
                 elif wants["references"] == "required":
-                    waiting.append(f"{c}'s reference, shot {introduces.number}: "
-                                   + ctx.waiting_words(Step.KEYFRAMES, introduces.id))
+                    waiting.append(f"drawn after {c}'s reference, shot {introduces.number}, is approved "
+                                   f"({ctx.waiting_words(Step.KEYFRAMES, introduces.id)})")
             # Keys are added only when set, so projects made before they existed stay fresh.
             base = {"shot": framing, "looks": looks, "style": s.style_bible, "aspect": s.aspect,
                     **({"negative": s.negative_prompt} if s.negative_prompt else {}),
