@@ -200,3 +200,25 @@ def test_missing_model_or_unreachable_server_is_one_clear_line(notes, capsys, tm
     code, out, err = run(capsys, "beats", str(notes), "--server", f"http://127.0.0.1:{port}/v1", "--model-name", "x",
                          "--json")
     assert code == 1 and "is the server running?" in err and out == ""
+
+
+def test_look_shows_and_changes_how_a_character_looks(tmp_path, capsys):
+    notes = tmp_path / "n.txt"
+    notes.write_text("INT. STATION - NIGHT\n\nMira, a young woman in a red coat, waits under the sign.\n"
+                     "Close on the clock.\nMira reads the letter.\n")
+    proj = str(tmp_path / "p")
+    assert run(capsys, "new", proj)[0] == 0
+    assert run(capsys, "produce", str(notes), "-p", proj, "--approve-all", *RULES,
+               "--set", "motion.backend=none", "--set", "voice.backend=none")[0] == 0
+    code, out, _ = run(capsys, "look", "-p", proj, "--json")
+    [mira] = json.loads(out)
+    assert code == 0 and mira["look"] == "a young woman in a red coat" and mira["reference_shot"] == "1"
+    assert not mira["chosen"]
+    code, _, err = run(capsys, "look", "Mira", "--reference", "2", "-p", proj)
+    assert code == 1 and err.strip() == "inkubator: Mira is not in shot 2; choose a shot they are in: 1, 3"
+    code, out, _ = run(capsys, "look", "mira", "--look", "tall, grey raincoat", "--reference", "3", "-p", proj)
+    assert code == 0 and "Mira: tall, grey raincoat; reference shot 3" in out
+    stale = out.splitlines()[1]
+    assert stale.count("keyframes") == 2 and "animatic" in stale  # the two shots she is in, not the clock
+    [mira] = json.loads(run(capsys, "look", "-p", proj, "--json")[1])
+    assert mira["reference_shot"] == "3" and mira["chosen"]

@@ -19,11 +19,19 @@ from ..project.store import ProjectError
 from .agent_cmds import cmd_beats, cmd_chat
 from .common import EXIT_CANCELLED, EXIT_ERROR, CliError
 from .produce import cmd_produce
-from .project_cmds import cmd_approve, cmd_cast, cmd_export, cmd_log, cmd_new, cmd_reject, cmd_revise, cmd_status
+from .project_cmds import (
+    cmd_approve,
+    cmd_cast,
+    cmd_export,
+    cmd_log,
+    cmd_look,
+    cmd_new,
+    cmd_reject,
+    cmd_revise,
+    cmd_status,
+)
 from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
 
-COMMANDS = {"new", "produce", "beats", "chat", "status", "approve", "reject", "revise", "cast", "doctor", "config",
-            "log", "export", "tui"}
 
 
 # ---- argument parsing ----------------------------------------------------------
@@ -111,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_cast)
 
+    s = sub.add_parser("look", parents=[common, project],
+                       help="how each character looks and which shot's keyframe shows them (stales their keyframes)")
+    s.add_argument("character", nargs="?", help="a character's name (none: print them all)")
+    s.add_argument("--look", metavar="TEXT", help='e.g. "tall, grey raincoat, short dark hair"')
+    s.add_argument("--reference", metavar="SHOT", help='the shot whose approved keyframe shows them ("" = their first)')
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_look)
+
     s = sub.add_parser("export", parents=[common, project],
                        help="write shot-list CSV, Fountain, OTIO timeline and provenance into DIR/exports")
     s.set_defaults(fn=cmd_export)
@@ -133,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `inkubator [DIR]` opens the app, like `inkubator tui [DIR]`.
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        argv = ["tui", *argv]
     parser = build_parser()
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        argv = ["tui", *argv]
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -152,3 +152,44 @@ def cmd_cast(args) -> int:
                       "you" if chosen else "[dim]default[/]")
     console().print(table)
     return EXIT_OK
+
+
+def cmd_look(args) -> int:
+    store = open_project(Path(args.project))
+    pipe = pipeline_for(store, load_args_config(args, store.root))
+    if args.character and (args.look is not None or args.reference is not None):
+        ch, stale = pipe.changes_stale(lambda: pipe.set_look(args.character, look=args.look,
+                                                             reference_shot=args.reference))
+        print(f"{ch.name}: {ch.look or '(no description)'}; reference "
+              + (f"shot {ch.reference_shot}" if ch.reference_shot else "their first shot"))
+        print(f"{len(stale)} draft(s) now stale" + (": " + ", ".join(f"{d.step.value} {d.id}" for d in stale)
+                                                    if stale else ""))
+        return EXIT_OK
+    ctx = pipe.context()
+    sheet = ctx.sheet
+    chars = [c for c in (sheet.characters if sheet else []) if not args.character
+             or c.name.lower() == args.character.lower()]
+    if args.character and not chars:
+        pipe.character(args.character)  # says which characters there are
+    rows = []
+    for c in chars:
+        ref = ctx.reference_shot(c.name)
+        rows.append({"character": c.name, "look": c.look, "reference_shot": ref.number if ref else "",
+                     "chosen": bool(c.reference_shot), "seed": ctx.character_seed(c.name)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no characters yet: approve a beat sheet first")
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="how characters look (held across shots by the keyframe backend)")
+    for col in ("Character", "Look", "Reference", "Seed"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["character"], r["look"] or "[dim](none: say it in the notes or with --look)[/]",
+                      f"shot {r['reference_shot']}" + ("" if r["chosen"] else " [dim](first)[/]")
+                      if r["reference_shot"] else "-", str(r["seed"]))
+    console().print(table)
+    return EXIT_OK
