@@ -340,3 +340,17 @@ def _incomplete(root: Path) -> Path:
     (d / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline",
                                                     "unet": ["diffusers", "UNet2DConditionModel"]}))
     return d
+
+
+@pytest.mark.parametrize("kind, family", [("sd1", "v1"), ("sdxl", "xl_base"), ("sd1_file", "v1"),
+                                          ("sdxl_file", "xl_base")])
+def test_what_the_backend_says_of_itself_does_not_change_when_it_loads(models, kind, family, monkeypatch):
+    """Its info is part of every cache key: a loaded app must find the drafts a fresh one made."""
+    from inkubator_tui.tools.keyframe import skeletons
+
+    monkeypatch.setattr(skeletons, "materialise", lambda fam, root: models[kind.removesuffix("_file")])
+    b = backend(models[kind], loras=[{"path": str(models["lora"]), "weight": 0.5}] if kind == "sd1" else [])
+    before = b.info()
+    b.load()
+    assert b.info() == before and before.parameters["family"] == family
+    assert "Stable Diffusion" in before.licence or "CreativeML" in before.licence

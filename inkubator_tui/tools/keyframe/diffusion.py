@@ -196,6 +196,31 @@ def check_model_path(raw: str, allow_pickle: bool = False) -> tuple[Path, Litera
     return path, "file"
 
 
+def peek_family(path: Path, kind: str, configured: str = "auto") -> str:
+    """The model family without loading weights: a folder's configs, or a single file's
+    header (names and shapes only), read by diffusers' own inference."""
+    if configured != "auto":
+        return configured
+    if kind == "folder":
+        index = json.loads((path / "model_index.json").read_text())
+        if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
+            return "xl_base"
+        unet = json.loads((path / "unet" / "config.json").read_text())
+        return "v2" if unet.get("cross_attention_dim") == 1024 else "v1"
+    if path.suffix.lower() != ".safetensors":
+        return ""
+    from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+    from safetensors import safe_open
+
+    class Shape:
+        def __init__(self, shape):
+            self.shape = tuple(shape)
+
+    with safe_open(str(path), framework="pt") as f:
+        header = {k: Shape(f.get_slice(k).get_shape()) for k in f.keys()}
+    return infer_diffusers_model_type(header)
+
+
 def model_weights_sha256(path: Path) -> str:
     """One hash for the weights: the file's own, or for a folder the hash of its weight
     files' hashes (each remembered, so a 7 GB model is read once)."""
@@ -360,14 +385,28 @@ class DiffusionKeyframes:
         return Readiness(Step.KEYFRAMES, "diffusion", True, f"diffusers, your model: {path} ({kind})")
 
     def info(self) -> BackendInfo:
+        """The same before and after loading (it is part of every cache key): what was
+        configured, never what loading found (that goes in each result's parameters)."""
         o = self.options
-        params = {"model_path": self.model_path, "family": self.family or o.family, "dtype": self.dtype_name,
-                  "device": self.device, "consistency": o.consistency, "share": o.share,
-                  "share_layers": o.share_layers,
-                  "loras": [{"path": lo.path, "weight": lo.weight, "sha256": self.lora_hashes.get(lo.path, "")}
-                            for lo in o.loras]}
+        if not self.family and self.model_path:
+            try:
+                self.family = peek_family(*check_model_path(self.model_path, o.allow_pickle), o.family)
+            except (BackendError, OSError, ValueError):
+                pass
+        params = {"model_path": self.model_path, "family": self.family, "dtype": o.dtype,
+                  "consistency": o.consistency, "share": o.share, "share_layers": o.share_layers,
+                  "loras": self._loras()}
         return BackendInfo(name="diffusion", model_id=self._model_id(), weights_sha256=self._sha(),
                            licence=self._licence(), version="1", parameters=params)
+
+    def _loras(self) -> list[dict[str, Any]]:
+        out = []
+        for lo in self.options.loras:
+            p = Path(lo.path).expanduser()
+            if lo.path not in self.lora_hashes and p.is_file():
+                self.lora_hashes[lo.path] = weights_sha256(p)
+            out.append({"path": lo.path, "weight": lo.weight, "sha256": self.lora_hashes.get(lo.path, "")})
+        return out
 
     def _model_id(self) -> str:
         return Path(self.model_path).expanduser().name if self.model_path else ""
@@ -701,7 +740,7 @@ class DiffusionKeyframes:
         sampler = SAMPLER_OF_CLASS.get(cls, cls)
         schedule = SAMPLERS[s["scheduler"]][3] if s["scheduler"] in SAMPLERS else ""
         sha = self._sha()
-        loras = [{"path": lo.path, "weight": lo.weight, "sha256": self.lora_hashes.get(lo.path, "")} for lo in o.loras]
+        loras = self._loras()
         params = {
             "width": w, "height": h, "role": request.role, "mode": mode, "guidance": s["guidance"],
             "scheduler": cls, "sampler": s["scheduler"], "dtype": self.dtype_name, "device": self.device,
