@@ -771,12 +771,20 @@ class DiffusionKeyframes:
                       steps=s["steps"], parameters=params, data={"width": w, "height": h, "role": request.role})
 
 
-def _quiet_libraries() -> None:
-    """Offline for good, and no progress bars or notices on stderr (the app draws there)."""
+def _quiet_env() -> None:
+    """Offline for good, and no progress bars or notices on stderr (the app draws there):
+    set before diffusers or transformers is first imported."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+
+_quiet_env()
+
+
+def _quiet_libraries() -> None:
+    """The same for libraries imported before this module set the environment."""
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(diffusers|transformers)\.")
