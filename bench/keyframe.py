@@ -7,8 +7,9 @@
    reference); the spread is the mean pairwise colour-histogram distance of
    the centre of the frame (where the character stands): lower = more alike.
    Random weights prove nothing about likeness; give your model with --model.
-3. On a CUDA GPU: one UNet step of real-size SD 1.5 and SDXL UNets (random
-   weights from the bundled configs, fp16, batch 2 for guidance).
+3. On a CUDA GPU (or this CPU with --real-size v1,xl_base): one step of a
+   real-size SD 1.5 / SDXL UNet and one VAE decode (random weights from the
+   bundled configs, fp16 on CUDA, bf16 on CPU, batch 2 for guidance).
 
     .venv/bin/python bench/keyframe.py [--model PATH] [--steps 4] [--long-side 256] [--repeat 5]
 """
@@ -126,34 +127,53 @@ def consistency(model: str, args, tmp: Path) -> None:
           f"{results['reference'] / results['off']:.2f}")
 
 
-def cuda_unet_steps() -> None:
-    if not torch.cuda.is_available():
-        print("3. UNet step on CUDA: skipped (torch sees no CUDA GPU)")
-        return
-    from diffusers import UNet2DConditionModel
+def unet_steps(device: str, families: list[str], repeat: int) -> None:
+    """One denoising step of a real-size UNet (random weights from the bundled configs), batch 2
+    for guidance, and one VAE decode: what a keyframe costs per step on this machine."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     from inkubator_tui.tools.keyframe import skeletons
 
+    dtype = torch.float16 if device == "cuda" else torch.bfloat16
     root = Path(tempfile.mkdtemp())
-    print(f"3. one UNet step, random weights, fp16, batch 2, on {torch.cuda.get_device_name()}")
-    for family, side, ctx_dim, tokens in (("v1", 512, 768, 77), ("xl_base", 1024, 2048, 77)):
-        cfg = UNet2DConditionModel.load_config(skeletons.materialise(family, root) / "unet")
-        unet = UNet2DConditionModel.from_config(cfg).to("cuda", torch.float16).eval()
-        x = torch.randn(2, 4, side // 8, side // 8, device="cuda", dtype=torch.float16)
-        emb = torch.randn(2, tokens, ctx_dim, device="cuda", dtype=torch.float16)
-        added = {"text_embeds": torch.randn(2, 1280, device="cuda", dtype=torch.float16),
-                 "time_ids": torch.randn(2, 6, device="cuda", dtype=torch.float16)} if family == "xl_base" else None
+    name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
+    print(f"3. real-size UNet step and VAE decode, random weights, {dtype}, batch 2, on {name}")
+    sizes = {"v1": (704, 384, 768), "v2": (1024, 576, 1024), "xl_base": (1344, 768, 2048)}
+    for family in families:
+        w, h, ctx_dim = sizes[family]
+        folder = skeletons.materialise(family, root)
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
+        unet = unet.to(device, dtype).eval()
+        x = torch.randn(2, 4, h // 8, w // 8, device=device, dtype=dtype)
+        emb = torch.randn(2, 77, ctx_dim, device=device, dtype=dtype)
+        added = {"text_embeds": torch.randn(2, 1280, device=device, dtype=dtype),
+                 "time_ids": torch.randn(2, 6, device=device, dtype=dtype)} if family == "xl_base" else None
+
+        def sync():
+            if device == "cuda":
+                torch.cuda.synchronize()
+
         with torch.inference_mode():
-            for _ in range(3):
-                unet(x, 500, encoder_hidden_states=emb, added_cond_kwargs=added)
-            torch.cuda.synchronize()
+            unet(x, 500, encoder_hidden_states=emb, added_cond_kwargs=added)
+            sync()
             t = time.perf_counter()
-            for _ in range(10):
+            for _ in range(repeat):
                 unet(x, 500, encoder_hidden_states=emb, added_cond_kwargs=added)
-            torch.cuda.synchronize()
-        print(f"   {family:8s} {side}²: {(time.perf_counter() - t) / 10 * 1000:.1f} ms a step")
-        del unet
-        torch.cuda.empty_cache()
+            sync()
+            step = (time.perf_counter() - t) / repeat
+            del unet
+            vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae")).to(device, dtype).eval()
+            vae.decode(x[:1])
+            sync()
+            t = time.perf_counter()
+            vae.decode(x[:1])
+            sync()
+            decode = time.perf_counter() - t
+        print(f"   {family:8s} {w}×{h}: {step:.2f} s a step, VAE decode {decode:.2f} s "
+              f"→ 25 steps ≈ {25 * step + decode:.0f} s a keyframe")
+        del vae
+        if device == "cuda":
+            torch.cuda.empty_cache()
 
 
 def main() -> None:
@@ -164,6 +184,8 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--real-size", default="", metavar="FAMILIES",
+                    help="also time real-size UNets on this CPU, e.g. v1 or v1,xl_base (slow: minutes)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-keyframe-"))
@@ -175,7 +197,12 @@ def main() -> None:
         print(f"model: a tiny random SD 1.x ({model}); give --model for real figures")
     overhead(model, args, tmp / "overhead")
     consistency(model, args, tmp / "consistency")
-    cuda_unet_steps()
+    if torch.cuda.is_available():
+        unet_steps("cuda", ["v1", "xl_base"], repeat=10)
+    elif args.real_size:
+        unet_steps("cpu", args.real_size.split(","), repeat=2)
+    else:
+        print("3. real-size UNet steps: no CUDA GPU here; --real-size v1 times them on this CPU")
 
 
 if __name__ == "__main__":
