@@ -208,7 +208,6 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
                                    f"({ctx.waiting_words(Step.KEYFRAMES, introduces.id)})")
             # Keys are added only when set, so projects made before they existed stay fresh.
             base = {"shot": framing, "looks": looks, "style": s.style_bible, "aspect": s.aspect,
-                    **({"negative": s.negative_prompt} if s.negative_prompt else {}),
                     **({"references": {c: r.sha256 for c, r in references.items()}} if references else {})}
             for role in ctx.roles(shot):
                 label = f"shot {shot.number}" + (" end" if role == "end" else "")
@@ -232,7 +231,7 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
                     continue
                 request = KeyframeRequest(shot=shot, role=role, prompt=keyframe_prompt(shot, role), width=w,
                                           height=h, looks=looks, seeds=seeds, references=references,
-                                          style=s.style_bible, negative_prompt=s.negative_prompt, start=start)
+                                          style=s.style_bible, start=start)
                 tasks.append(Task(step, target, label, deps, request, seed=shot.seed, upstream=task_upstream))
 
     elif step == Step.MOTION:

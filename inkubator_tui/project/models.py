@@ -244,8 +244,6 @@ class ProjectSettings(_Model):
     fps: int = Field(default=24, ge=1, le=120)
     languages: list[str] = Field(default_factory=lambda: ["en"])
     style_bible: Annotated[str, Field(max_length=4000)] = ""
-    # What no picture of this project should show, added to the keyframe backend's own list.
-    negative_prompt: Annotated[str, Field(max_length=1000)] = ""
 
     def frame_size(self, long_side: int = 640) -> tuple[int, int]:
         """Pixel size for this aspect, both sides multiples of 8."""

@@ -133,7 +133,7 @@ class DiffusionOptions(BaseModel):
     few_step: bool | None = None
     # Long side of the picture in pixels; 0 = the family's trained area at the project's aspect.
     long_side: int = Field(default=0, ge=0, le=4096)
-    # Added to the project's negative prompt.
+    # What no picture should show; a project sets its own in DIR/inkubator.toml.
     negative_prompt: str = prompting.DEFAULT_NEGATIVE
     # How characters stay the same across shots (see the module docstring).
     consistency: Literal["off", "shared", "reference"] = "shared"
@@ -393,8 +393,9 @@ class DiffusionKeyframes:
                 self.family = peek_family(*check_model_path(self.model_path, o.allow_pickle), o.family)
             except (BackendError, OSError, ValueError):
                 pass
-        params = {"model_path": self.model_path, "family": self.family, "dtype": o.dtype,
-                  "consistency": o.consistency, "share": o.share, "share_layers": o.share_layers,
+        # every option that changes the picture (a changed option makes new drafts, not cache hits)
+        params = {"model_path": self.model_path, "family": self.family,
+                  **o.model_dump(exclude={"preview", "licence", "family", "loras", "allow_pickle"}),
                   "loras": self._loras()}
         return BackendInfo(name="diffusion", model_id=self._model_id(), weights_sha256=self._sha(),
                            licence=self._licence(), version="1", parameters=params)
