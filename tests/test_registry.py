@@ -66,8 +66,8 @@ def test_a_backend_is_chosen_by_name_and_none_skips_the_step(plugin):
 def test_an_unknown_name_is_one_error_listing_the_choices(plugin):
     with pytest.raises(UnknownBackend) as e:
         plugin(**{"keyframe.backend": "sdxl"}).resolve(Step.KEYFRAMES)
-    assert str(e.value) == ("keyframe.backend = 'sdxl' is not a keyframes backend; choose one of: auto, sketch, "
-                            "broken, testframes, none (`inkubator doctor` lists them)")
+    assert str(e.value) == ("keyframe.backend = 'sdxl' is not a keyframes backend; choose one of: auto, diffusion, "
+                            "sketch, broken, testframes, none (`inkubator doctor` lists them)")
     rows = doctor_rows(plugin(**{"keyframe.backend": "sdxl"}))
     assert any("'sdxl' is not a keyframes backend" in r["detail"] for r in rows)
 

@@ -16,7 +16,7 @@ from ..project.camera_words import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
 from ..project.camera_words import first as _first
 from ..project.models import Angle, BeatSheet, Character, DialogueLine, Movement, Scene, Shot, Size
 from .directions import read_direction
-from .people import Cast, _add_titled, find_people
+from ..project.people import Cast, _add_titled, find_people
 from .quotes import Attribution, Attributor, find_quotes
 
 SCENE_HEADING = re.compile(r"^\s*(?:\.(?=[A-Z])|(?:INT|EXT|EST|INT\./EXT|I/E)[.\s])", re.I)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, Cast, Person, sentences
+from ..project.people import PRONOUNS, ROLES, SENTENCE_END, SUBJECT_PRONOUNS, Cast, Person, sentences
 
 DOUBLE_MARKS = "\"“”„«»"
 OPENING_SINGLE = "‘"

@@ -24,6 +24,12 @@ from ...pipeline.requests import MotionRequest, Result
 from ...project.models import Movement, Step
 from ..video import write_mp4
 
+# The handheld sway, as a fraction of the frame each way: a gentle hand, not a shake. The
+# handheld move zooms in just enough (1 / (1 - 2 × SHAKE)) that the sway never shows past the picture.
+SHAKE = 0.015
+# A new seeded sway point every this many frames; the camera eases between them.
+SWAY_FRAMES = 8
+
 # (scale at start, scale at end, x from→to, y from→to) with x/y in [-1, 1] of the free margin.
 PATHS = {
     Movement.STATIC: (1.0, 1.0, (0, 0), (0, 0)),
@@ -34,12 +40,35 @@ PATHS = {
     Movement.TRUCK: (1.15, 1.15, (-1, 1), (0, 0)),
     Movement.TILT: (1.15, 1.15, (0, 0), (1, -1)),
     Movement.CRANE: (1.2, 1.1, (0, 0), (1, -1)),
-    Movement.HANDHELD: (1.05, 1.05, (0, 0), (0, 0)),
+    Movement.HANDHELD: (1 / (1 - 2 * SHAKE), 1 / (1 - 2 * SHAKE), (0, 0), (0, 0)),
 }
 
 
 def _ease(t: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * t)
+
+
+def _window(movement: Movement, t: float, sway: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float, float, float]:
+    """The part of the key that the frame at eased time `t` shows: (left, top, width, height) as
+    fractions of the key. `sway` (each in [-1, 1] of the free margin) is the handheld offset."""
+    s0, s1, (x0, x1), (y0, y1) = PATHS[movement]
+    scale = s0 + (s1 - s0) * t
+    cw = ch = 1 / scale
+    fx, fy = (sway if movement == Movement.HANDHELD else (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t))
+    return (1 - cw) / 2 * (1 + fx), (1 - ch) / 2 * (1 + fy), cw, ch
+
+
+def visible_area(movement: Movement) -> tuple[float, float, float, float]:
+    """The part of the key every frame of `movement` shows, whatever the seed and the number of
+    frames: (left, top, right, bottom) as fractions of the key. Labels drawn inside it (the sketch
+    board's stamp, header and caption) are never cut by the move."""
+    left, top, right, bottom = 0.0, 0.0, 1.0, 1.0
+    sways = [(a, b) for a in (-1.0, 1.0) for b in (-1.0, 1.0)] if movement == Movement.HANDHELD else [(0.0, 0.0)]
+    for i in range(257):
+        for sway in sways:
+            x, y, cw, ch = _window(movement, _ease(i / 256), sway)
+            left, top, right, bottom = max(left, x), max(top, y), min(right, x + cw), min(bottom, y + ch)
+    return left, top, right, bottom
 
 
 class CameraOptions(BaseModel):
@@ -82,21 +111,17 @@ class CameraMove:
     @staticmethod
     def frames(key: Image.Image, movement: Movement, n: int, seed: int) -> Iterator[Image.Image]:
         w, h = key.size
-        s0, s1, (x0, x1), (y0, y1) = PATHS[movement]
         rng = random.Random(seed)
-        jitter = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(n // 6 + 2)]
+        jitter = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(n // SWAY_FRAMES + 2)]
         for i in range(n):
-            t = _ease(i / max(1, n - 1))
-            scale = s0 + (s1 - s0) * t
-            cw, ch = w / scale, h / scale
-            fx, fy = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
-            if movement == Movement.HANDHELD:  # slow, smooth wobble between seeded points
-                k, f = divmod(i / 6, 1)
-                a, b = jitter[int(k)], jitter[int(k) + 1]
-                fx, fy = (a[0] + (b[0] - a[0]) * f) * 0.6, (a[1] + (b[1] - a[1]) * f) * 0.6
-            left = (w - cw) / 2 * (1 + fx)
-            top = (h - ch) / 2 * (1 + fy)
-            yield key.transform((w, h), Image.EXTENT, (left, top, left + cw, top + ch), Image.BICUBIC)
+            # Handheld: a slow sway, eased between seeded points inside the margin its zoom leaves.
+            k, f = divmod(i / SWAY_FRAMES, 1)
+            a, b = jitter[int(k)], jitter[int(k) + 1]
+            f = _ease(f)
+            sway = (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+            x, y, cw, ch = _window(movement, _ease(i / max(1, n - 1)), sway)
+            box = (x * w, y * h, (x + cw) * w, (y + ch) * h)
+            yield key.transform((w, h), Image.EXTENT, box, Image.BICUBIC)
 
     def __call__(self, request: MotionRequest, ctx: JobContext) -> Result:
         shot = request.shot
