@@ -210,15 +210,27 @@ def peek_family(path: Path, kind: str, configured: str = "auto") -> str:
     if path.suffix.lower() != ".safetensors":
         return ""
     from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+
+    return infer_diffusers_model_type(checkpoint_header(path))
+
+
+class _Shape:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def checkpoint_header(path: Path) -> dict[str, Any]:
+    """A single file's tensor names and shapes — all diffusers' family inference reads —
+    from the safetensors header, without reading gigabytes of weights; a pickled
+    checkpoint (opted in) has no header and is loaded whole."""
+    if path.suffix.lower() != ".safetensors":
+        from diffusers.loaders.single_file_utils import load_single_file_checkpoint
+
+        return load_single_file_checkpoint(str(path), local_files_only=True)
     from safetensors import safe_open
 
-    class Shape:
-        def __init__(self, shape):
-            self.shape = tuple(shape)
-
     with safe_open(str(path), framework="pt") as f:
-        header = {k: Shape(f.get_slice(k).get_shape()) for k in f.keys()}
-    return infer_diffusers_model_type(header)
+        return {k: _Shape(f.get_slice(k).get_shape()) for k in f.keys()}
 
 
 def model_weights_sha256(path: Path) -> str:
@@ -478,11 +490,11 @@ class DiffusionKeyframes:
 
     def _load_single_file(self, path: Path, dtype, progress: Progress):
         from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-        from diffusers.loaders.single_file_utils import infer_diffusers_model_type, load_single_file_checkpoint
+        from diffusers.loaders.single_file_utils import infer_diffusers_model_type
 
         from . import skeletons
 
-        checkpoint = load_single_file_checkpoint(str(path), local_files_only=True)
+        checkpoint = checkpoint_header(path)
         family = self.options.family if self.options.family != "auto" else infer_diffusers_model_type(checkpoint)
         if family == "v1" and not any(k.startswith("model.diffusion_model.") for k in checkpoint):
             # diffusers answers "v1" for anything it does not recognise
@@ -492,6 +504,7 @@ class DiffusionKeyframes:
             raise ModelPathError(f"{path.name} looks like a {family!r} model; this backend loads Stable Diffusion "
                                  f"1.x, 2.x and XL checkpoints ({', '.join(FAMILIES)}), or a diffusers folder "
                                  "for other families")
+        del checkpoint  # a pickle was read whole; from_single_file reads it again
         if self.options.single_file_config:
             config = Path(self.options.single_file_config).expanduser()
             if not (config / "model_index.json").is_file():
@@ -504,7 +517,6 @@ class DiffusionKeyframes:
         progress(0.5, f"building the {FAMILIES[family].name} pipeline")
         pipe = cls.from_single_file(str(path), config=str(config), local_files_only=True, dtype=dtype,
                                     **extra)
-        del checkpoint
         self.family = family
         return pipe
 
