@@ -110,16 +110,21 @@ class EndFrameMotion(Double):
     capabilities: ClassVar[Capabilities] = Capabilities(inputs={"start": "required", "end": "optional"})
 
 
-@pytest.fixture
-def ends(store):
+def approved_sheet(store, keyframes: Double, notes: str, moving: str) -> tuple[Pipeline, dict]:
+    """A pipeline whose motion reads end frames, the notes' sheet approved, shot `moving` panning."""
     config = load_config().config
-    doubles = {Step.KEYFRAMES: Double(Step.KEYFRAMES), Step.MOTION: EndFrameMotion(Step.MOTION),
+    doubles = {Step.KEYFRAMES: keyframes, Step.MOTION: EndFrameMotion(Step.MOTION),
                Step.VOICE: Double(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
     pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config), **doubles}))
-    pipe.draft_beats(FIVE_SHOTS)
+    pipe.draft_beats(notes)
     approve_all(pipe, Step.BEATS)
-    pipe.revise_shot("2", {"movement": "pan"})
+    pipe.revise_shot(moving, {"movement": "pan"})
     return pipe, doubles
+
+
+@pytest.fixture
+def ends(store):
+    return approved_sheet(store, Double(Step.KEYFRAMES), FIVE_SHOTS, moving="2")
 
 
 def test_a_moving_shot_gets_an_end_keyframe_with_its_own_approval(ends, store):
@@ -501,13 +506,7 @@ Mira reads the letter.
 
 @pytest.fixture
 def refs(store):
-    config = load_config().config
-    doubles = {Step.KEYFRAMES: ReadsStartAndReferences(Step.KEYFRAMES), Step.MOTION: EndFrameMotion(Step.MOTION),
-               Step.VOICE: Double(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
-    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config), **doubles}))
-    pipe.draft_beats(REFERENCED)
-    approve_all(pipe, Step.BEATS)
-    pipe.revise_shot("3", {"movement": "dolly-in"})
+    pipe, doubles = approved_sheet(store, ReadsStartAndReferences(Step.KEYFRAMES), REFERENCED, moving="3")
     return pipe, doubles[Step.KEYFRAMES]
 
 
