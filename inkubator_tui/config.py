@@ -75,8 +75,14 @@ class KeyframeConfig(_Section):
 
 
 class MotionConfig(_Section):
-    # "camera": the labelled 2-D camera move over the approved keyframe.
-    backend: BackendName = "auto"  # auto | camera | none | a plugin
+    # "auto": RIFE on PyTorch (the bundled HDv3 weights), or rife-vulkan when a real (non-CPU)
+    # Vulkan GPU exists; "camera": the labelled 2-D camera move over the approved keyframe.
+    backend: BackendName = "auto"  # auto | rife | rife-vulkan | camera | none | a plugin
+    # Your own RIFE: a Practical-RIFE 4.x `flownet.pkl` (rife) or an ncnn model folder named
+    # rife-v4… holding flownet.param/.bin (rife-vulkan); empty = the bundled HDv3 weights.
+    model_path: str = ""
+    # Animate on ones, twos or threes: a new drawing every 1, 2 or 3 frames.
+    on: Literal[1, 2, 3] = 1
     options: BackendOptions = Field(default_factory=dict)
 
 

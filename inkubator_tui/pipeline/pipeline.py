@@ -98,7 +98,8 @@ class Pipeline:
         keyframe = self.backend(Step.KEYFRAMES)
         return Context(self.store, enabled, end_frames=capabilities(motion).inputs.get("end", "") if motion else "",
                        voices=voices, long_side=self.registry.config.keyframe.long_side,
-                       keyframe_inputs=dict(capabilities(keyframe).inputs) if keyframe else {})
+                       keyframe_inputs=dict(capabilities(keyframe).inputs) if keyframe else {},
+                       on=self.registry.config.motion.on)
 
     def _ensure_loaded(self, backend: Backend, emit: Callable[[ProgressEvent], None]) -> None:
         if id(backend) not in self._loaded:

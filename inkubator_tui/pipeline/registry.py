@@ -39,6 +39,8 @@ BUILTINS: list[BackendSpec] = [
     BackendSpec(Step.BEATS, "rules", "inkubator_tui.agents.rules:RuleBeats"),
     BackendSpec(Step.KEYFRAMES, "diffusion", "inkubator_tui.tools.keyframe.diffusion:DiffusionKeyframes"),
     BackendSpec(Step.KEYFRAMES, "sketch", "inkubator_tui.tools.keyframe.sketch:SketchBoard"),
+    BackendSpec(Step.MOTION, "rife-vulkan", "inkubator_tui.tools.motion.rife_vulkan:RifeVulkan"),
+    BackendSpec(Step.MOTION, "rife", "inkubator_tui.tools.motion.rife:RifeMotion"),
     BackendSpec(Step.MOTION, "camera", "inkubator_tui.tools.motion.camera:CameraMove"),
     BackendSpec(Step.VOICE, "piper", "inkubator_tui.tools.voice.piper:PiperVoiceBackend"),
     BackendSpec(Step.ANIMATIC, "ffmpeg", "inkubator_tui.tools.animatic:Animatic"),

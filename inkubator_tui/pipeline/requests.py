@@ -88,6 +88,8 @@ class MotionRequest(Request):
     frames: int = Field(ge=1)
     fps: int = Field(ge=1, le=120)
     movement: Movement
+    # A new drawing every `on` frames (animating on ones, twos or threes).
+    on: Literal[1, 2, 3] = 1
 
     def inputs(self) -> dict[str, AssetRef]:
         return {"start": self.start, **({"end": self.end} if self.end else {})}

@@ -79,7 +79,7 @@ class Context:
 
     def __init__(self, store: Store, enabled: set[Step] | None = None, *, end_frames: str = "",
                  voices: list[str] | None = None, long_side: int = 640,
-                 keyframe_inputs: dict[str, str] | None = None):
+                 keyframe_inputs: dict[str, str] | None = None, on: int = 1):
         self.settings: ProjectSettings = store.settings
         self.sheet: BeatSheet | None = store.sheet()
         # Steps that have a backend; the animatic waits only on those.
@@ -93,6 +93,8 @@ class Context:
         # approved start frame), "references" (characters' reference pictures); each "required"
         # or "optional".
         self.keyframe_inputs = dict(keyframe_inputs or {})
+        # Motion animated on ones, twos or threes (`motion.on`).
+        self.on = on
         self._speaking = list(dict.fromkeys(line.character for shot in (self.sheet.shots if self.sheet else [])
                                             for line in shot.dialogue if line.character))
         self._by_target: dict[tuple[Step, str], list[Draft]] = {}
@@ -253,9 +255,11 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
                     "fps": s.fps, "aspect": s.aspect}
             if end is not None:
                 deps["end"] = end.id
+            if ctx.on != 1:  # on ones adds nothing, so clips made before `motion.on` existed stay current
+                deps["on"] = ctx.on
             request = MotionRequest(shot=shot, start=ref(start), end=ref(end) if end else None,
                                     frames=max(1, round(shot.duration_s * s.fps)), fps=s.fps,
-                                    movement=shot.movement)
+                                    movement=shot.movement, on=ctx.on)
             tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, request, seed=shot.seed,
                               upstream=[start, *([end] if end else [])]))
 

@@ -71,6 +71,26 @@ def visible_area(movement: Movement) -> tuple[float, float, float, float]:
     return left, top, right, bottom
 
 
+def _sway(i: int, seed: int) -> tuple[float, float]:
+    """The handheld offset of frame `i`: a slow sway eased between seeded points."""
+    k, f = divmod(i / SWAY_FRAMES, 1)
+    rng = random.Random(seed)
+    points = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(int(k) + 2)]
+    (ax, ay), (bx, by) = points[int(k)], points[int(k) + 1]
+    f = _ease(f)
+    return ax + (bx - ax) * f, ay + (by - ay) * f
+
+
+def reframe(picture: Image.Image, movement: Movement, i: int, n: int, seed: int = 0) -> Image.Image:
+    """Frame `i` of `n` of the camera `movement` over `picture`. One frame at a time, so the
+    move can also ride on top of in-betweens (each in-between reframed where the camera is)."""
+    w, h = picture.size
+    x, y, cw, ch = _window(movement, _ease(i / max(1, n - 1)),
+                           _sway(i, seed) if movement == Movement.HANDHELD else (0.0, 0.0))
+    box = (x * w, y * h, (x + cw) * w, (y + ch) * h)
+    return picture.transform((w, h), Image.EXTENT, box, Image.BICUBIC)
+
+
 class CameraOptions(BaseModel):
     """`[motion.options]` for the camera move."""
 
@@ -110,18 +130,8 @@ class CameraMove:
 
     @staticmethod
     def frames(key: Image.Image, movement: Movement, n: int, seed: int) -> Iterator[Image.Image]:
-        w, h = key.size
-        rng = random.Random(seed)
-        jitter = [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(n // SWAY_FRAMES + 2)]
         for i in range(n):
-            # Handheld: a slow sway, eased between seeded points inside the margin its zoom leaves.
-            k, f = divmod(i / SWAY_FRAMES, 1)
-            a, b = jitter[int(k)], jitter[int(k) + 1]
-            f = _ease(f)
-            sway = (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
-            x, y, cw, ch = _window(movement, _ease(i / max(1, n - 1)), sway)
-            box = (x * w, y * h, (x + cw) * w, (y + ch) * h)
-            yield key.transform((w, h), Image.EXTENT, box, Image.BICUBIC)
+            yield reframe(key, movement, i, n, seed)
 
     def __call__(self, request: MotionRequest, ctx: JobContext) -> Result:
         shot = request.shot
