@@ -147,6 +147,15 @@ class RifeMotion:
     def _weights(self) -> Path:
         return user_weights(self.model_path) if self.model_path else bundled_weights()
 
+    def _display_name(self) -> str:
+        """The user's file with its folder: every Practical-RIFE release names its file flownet.pkl,
+        and the folder says which release it is."""
+        try:
+            path = user_weights(self.model_path)
+        except BackendError:
+            path = Path(self.model_path).expanduser()
+        return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
     def info(self) -> BackendInfo:
         if not self._sha:
             try:
@@ -154,7 +163,7 @@ class RifeMotion:
             except (BackendError, OSError):
                 self._sha = ""
         o = self.options
-        name = f"RIFE ({Path(self.model_path).expanduser().name})" if self.model_path else BUNDLED_NAME
+        name = f"RIFE ({self._display_name()})" if self.model_path else BUNDLED_NAME
         return BackendInfo(name="rife", model_id=name, weights_sha256=self._sha,
                            licence="MIT (Practical-RIFE releases; check your file's source)" if self.model_path
                            else BUNDLED_LICENCE, version="1",
