@@ -8,8 +8,9 @@ PIP    := $(PY) -m pip
 # Pinned on purpose: on these machines this exact version resolves to a local
 # CPU build; a looser spec pulls gigabytes of CUDA packages.
 TORCH  := torch==2.13.0
-# System libraries some backends load at run time (Vulkan RIFE, audio playback).
-SYSPKGS := libvulkan1 libportaudio2
+# System libraries some backends load at run time (Vulkan RIFE — mesa-vulkan-drivers gives any
+# machine a Vulkan device, lavapipe, so its tests run in CI — and audio playback).
+SYSPKGS := libvulkan1 mesa-vulkan-drivers libportaudio2
 
 .PHONY: run test sysdeps clean
 

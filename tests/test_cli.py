@@ -1,5 +1,5 @@
 """The headless CLI end to end, on the real shipped backends (rules beats,
-sketch board, camera move, Piper voice, ffmpeg animatic)."""
+sketch board, RIFE in-betweens, Piper voice, ffmpeg animatic)."""
 
 from __future__ import annotations
 
@@ -108,15 +108,17 @@ def test_produce_stops_at_the_first_gate_without_approval(tmp_path, notes, capsy
 
 def test_interactive_approve_reject_redo(tmp_path, notes, capsys, monkeypatch):
     proj = tmp_path / "film"
-    # beats: approve; keyframes: redo shot 1 with a note, approve the redo, approve 2 and 3; then quit
-    answers = "a\nd\nwarmer light\na\na\na\nq\n"
+    # beats: approve; keyframes: redo shot 1 with a note, approve the redo, approve 2, 3 and 3's end
+    # (the push-in moves, so RIFE asks for where it ends); then quit
+    answers = "a\nd\nwarmer light\na\na\na\na\nq\n"
     code, out, err = run(capsys, "produce", str(notes), "--project", str(proj), "--interactive", *RULES,
                          stdin=answers, monkeypatch=monkeypatch)
     assert code == 3, err
     from inkubator_tui.project.store import Store
     store = Store.open(proj)
     kfs = [d for d in store.drafts() if d.step == "keyframes"]
-    assert [d.status.value for d in kfs] == ["rejected", "approved", "approved", "approved"]
+    assert [d.status.value for d in kfs] == ["rejected", "approved", "approved", "approved", "approved"]
+    assert kfs[3].target.endswith("/end")
     first, redo = kfs[0], kfs[-1]
     assert first.note == "warmer light" and redo.target == first.target and redo.version == 2
     assert redo.provenance.seed != first.provenance.seed

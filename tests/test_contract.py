@@ -173,7 +173,7 @@ def test_changing_the_end_stales_the_end_keyframe_and_that_motion_only(ends, sto
 
 
 def test_without_an_end_frame_the_camera_move_derives_it_and_says_so(store):
-    config = load_config(cli={"keyframe.long_side": 64}).config
+    config = load_config(cli={"keyframe.long_side": 64, "motion.backend": "camera"}).config
     reg = Registry(config, overrides={Step.BEATS: RuleBeats(config), Step.VOICE: None, Step.ANIMATIC: None})
     pipe = Pipeline(store, reg)
     pipe.draft_beats("INT. LAB - NIGHT\n\nSlow push in on Mira at the bench.\n")

@@ -236,12 +236,14 @@ def test_vulkan_times_other_than_the_middle(interp):
 def test_wrong_folder_name_and_a_crash_are_one_line_errors(folder, device, tmp_path):
     wrong = _copy(folder, tmp_path / "hdv3-model")
     a, b = _square(64, 64, 10), _square(64, 64, 22)
-    with vulkan.VulkanInterpolator(wrong, device.index) as it:
-        with pytest.raises(VulkanError) as e:
-            it(a, b)
-        msg = str(e.value)
-        assert "all-black frame" in msg and "is not a RIFE v4 ncnn model" in msg and str(wrong) in msg
-        assert "\n" not in msg
+    # The binding takes a folder without "rife-v4" in its name for an older RIFE, prints that it
+    # cannot open contextnet.param, and answers with black (or stale memory): refused on load.
+    with pytest.raises(VulkanError) as e:
+        vulkan.VulkanInterpolator(wrong, device.index)
+    msg = str(e.value)
+    assert "is not a RIFE v4 ncnn model" in msg and str(wrong) in msg and "fopen" in msg
+    assert "\n" not in msg
+    with vulkan.VulkanInterpolator(folder, device.index) as it:
         if sys.platform != "win32":
             os.kill(it.pid, signal.SIGSEGV)  # what the binding does on a bad day
             with pytest.raises(VulkanError, match=r"crashed \(exit code -11\) on a 64×64 frame"):
@@ -297,3 +299,113 @@ def test_no_vulkan_is_an_empty_list_and_a_reason(monkeypatch, returncode, stderr
             vulkan.choose_device([], "auto")
     finally:
         vulkan._probe.cache_clear()  # the next caller probes the real machine again
+
+
+# ---- the rife-vulkan backend -----------------------------------------------------------------------
+def _backend(tmp_path, folder=None, **options):
+    from inkubator_tui.config import load_config
+    from inkubator_tui.tools.motion.rife_vulkan import RifeVulkan
+
+    cli = {"motion.options": {"vulkan_device": "cpu-ok", **options}}
+    if folder:
+        cli["motion.model_path"] = str(folder)
+    return RifeVulkan(load_config(cli=cli).config)
+
+
+def _motion_job(tmp_path, a: Image.Image, b: Image.Image, frames: int, on: int = 1):
+    import hashlib
+
+    from inkubator_tui.pipeline.backend import CancelToken, JobContext
+    from inkubator_tui.pipeline.requests import MotionRequest
+    from inkubator_tui.project.models import AssetRef, Movement, Shot
+
+    refs = {}
+    for name, im in (("a", a), ("b", b)):
+        p = tmp_path / f"{name}.png"
+        im.save(p)
+        refs[name] = (AssetRef(sha256=hashlib.sha256(p.read_bytes()).hexdigest(), ext=".png"), p)
+    request = MotionRequest(shot=Shot(number="2"), start=refs["a"][0], end=refs["b"][0], frames=frames, fps=24,
+                            movement=Movement.STATIC, on=on)
+    return request, JobContext(workdir=tmp_path, cancel=CancelToken(), files=dict(refs.values()))
+
+
+def test_auto_never_picks_a_cpu_vulkan_device(device):
+    from inkubator_tui.config import load_config
+    from inkubator_tui.pipeline.registry import Registry
+    from inkubator_tui.project.models import Step
+    from inkubator_tui.tools.motion.rife import RifeMotion
+    from inkubator_tui.tools.motion.rife_vulkan import RifeVulkan
+
+    config = load_config().config
+    if not device.is_cpu:
+        pytest.skip("this machine has a real Vulkan GPU; auto rightly picks it")
+    r = RifeVulkan.readiness(config)
+    assert not r.ready and "only a CPU Vulkan device" in r.detail and "cpu-ok" in r.detail
+    assert isinstance(Registry(config).resolve(Step.MOTION), RifeMotion)
+
+
+def test_the_backend_renders_a_shot_on_the_device_it_names(device, tmp_path):
+    from inkubator_tui.tools.video import read_mp4
+
+    backend = _backend(tmp_path)
+    request, ctx = _motion_job(tmp_path, _square(64, 48, 6), _square(64, 48, 30), frames=5, on=2)
+    try:
+        result = backend(request, ctx)
+    finally:
+        backend.close()
+    frames = list(read_mp4(result.files[0]))
+    assert len(frames) == 5
+    cols = [np.where((np.asarray(f)[..., 0] > 180).any(axis=0))[0][0] for f in frames]
+    assert cols == sorted(cols) and abs(cols[2] - 18) <= 2, cols
+    p = result.parameters
+    assert p["engine"] == "RIFE HDv3 (ncnn)" and device.name.split(" ")[0] in p["device"]
+    assert p["passes"] == 1 and p["timesteps"] == [0.0, 0.5, 1.0]
+    info = backend.info()
+    assert info.name == "rife-vulkan" and info.weights_sha256 and info.model_id.endswith("as ncnn")
+
+
+def test_the_backend_says_what_is_wrong_with_a_model_folder(tmp_path, folder):
+    from inkubator_tui.pipeline.backend import BackendError
+    from inkubator_tui.tools.motion.rife_vulkan import RifeVulkan
+
+    plain = _copy(folder, tmp_path / "my-model")
+    backend = _backend(tmp_path, folder=plain)
+    with pytest.raises(BackendError, match="rife-v4"):
+        backend.load()
+    r = RifeVulkan.readiness(backend.config)
+    assert not r.ready and "rife-v4" in r.detail
+    pkl = tmp_path / "flownet.pkl"
+    pkl.write_bytes(b"x")
+    with pytest.raises(BackendError, match="set motion.backend = rife"):
+        _backend(tmp_path, folder=pkl).load()
+
+
+def test_cancel_kills_the_worker_and_the_next_job_starts_a_new_one(device, tmp_path):
+    from inkubator_tui.pipeline.backend import Cancelled
+
+    backend = _backend(tmp_path)
+    request, ctx = _motion_job(tmp_path, _square(64, 48, 6), _square(64, 48, 30), frames=9)
+    threading.Timer(1.5, ctx.cancel.cancel).start()
+    try:
+        with pytest.raises(Cancelled):
+            backend(request, ctx)
+        assert backend.interpolator is None, "the worker was killed"
+        request, ctx = _motion_job(tmp_path, _square(64, 48, 6), _square(64, 48, 30), frames=3)
+        assert backend(request, ctx).parameters["passes"] == 1
+    finally:
+        backend.close()
+
+
+def test_a_model_that_answers_black_is_an_error_not_a_frame(device, tmp_path):
+    # A RIFE v4 folder by name whose graph multiplies the first picture by zero: what a broken
+    # conversion looks like to the binding (it loads, runs, and returns black).
+    black = tmp_path / "rife-v4-black"
+    black.mkdir()
+    (black / "flownet.param").write_text("7767517\n4 4\nInput in0 0 1 in0\nInput in1 0 1 in1\nInput in2 0 1 in2\n"
+                                         "BinaryOp zero 1 1 in0 out0 0=2 1=1 2=0.000000e+00\n")
+    (black / "flownet.bin").write_bytes(b"")
+    with vulkan.VulkanInterpolator(black, device.index) as it:
+        with pytest.raises(VulkanError) as e:
+            it(_square(64, 48, 6), _square(64, 48, 30))
+    msg = str(e.value)
+    assert "produced an all-black frame" in msg and str(black) in msg and "\n" not in msg

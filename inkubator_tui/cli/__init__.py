@@ -31,6 +31,7 @@ from .project_cmds import (
     cmd_status,
 )
 from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
+from .tool_cmds import cmd_interpolate
 
 
 
@@ -133,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
     s.set_defaults(fn=cmd_log)
+
+    s = sub.add_parser("interpolate", parents=[common],
+                       help="in-betweens of two pictures by RIFE (no project needed)",
+                       description="Draw in-betweens between two pictures with the motion step's RIFE engines. "
+                                   "The output holds the first picture, the in-betweens and the second picture.")
+    s.add_argument("a", metavar="A.png", help="the first picture")
+    s.add_argument("b", metavar="B.png", help="the last picture")
+    s.add_argument("--frames", "-n", type=int, default=1, metavar="N", help="in-betweens to draw (default 1)")
+    s.add_argument("--backend", choices=["rife", "rife-vulkan"],
+                   help="rife (PyTorch) or rife-vulkan (ncnn); default: Vulkan on a real GPU, else PyTorch")
+    s.add_argument("--out", "-o", default="inbetweens", metavar="DIR|CLIP.mp4",
+                   help="a folder of PNG frames or an .mp4 (default: ./inbetweens)")
+    s.add_argument("--fps", type=int, default=24, help="frame rate of an .mp4 (default 24)")
+    s.set_defaults(fn=cmd_interpolate)
 
     s = sub.add_parser("doctor", parents=[common], help="which backends are ready, and how to add the missing")
     s.add_argument("--project", "-p", metavar="DIR")

@@ -69,8 +69,8 @@ def user_weights(raw: str) -> Path:
     return path
 
 
-class RifeOptions(BaseModel):
-    """`[motion.options]` for the PyTorch RIFE backend."""
+class InbetweenOptions(BaseModel):
+    """`[motion.options]` every RIFE backend has."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +83,11 @@ class RifeOptions(BaseModel):
     cut_below: float = Field(default=inbetween.CUT_BELOW, ge=0.0, le=1.0)
     # Keyframes more alike than this are the same picture: hold, draw nothing.
     hold_above: float = Field(default=inbetween.HOLD_ABOVE, ge=0.0, le=1.0)
+
+
+class RifeOptions(InbetweenOptions):
+    """`[motion.options]` for the PyTorch RIFE backend."""
+
     # Half precision on a CUDA GPU (twice as fast; the CPU always runs float32).
     fp16: bool = True
 

@@ -35,6 +35,8 @@ from PIL import Image
 # Lines ncnn prints on stderr when it creates its Vulkan instance:
 # "[0 llvmpipe (LLVM 15.0.6, 256 bits)]  queueC=0[1]  queueG=0[1]  queueT=0[1]"
 _DEVICE_LINE = re.compile(r"^\[(\d+) (.+?)\]\s+queueC=", re.M)
+# What ncnn prints when a model file is missing or unreadable (the binding itself carries on).
+_LOAD_FAILED = re.compile(r"fopen .* failed|load_param.* failed|load_model.* failed", re.I)
 # Software rasterisers that expose Vulkan on the CPU
 _CPU_NAMES = re.compile(r"llvmpipe|lavapipe|swiftshader|softpipe", re.I)
 
@@ -246,7 +248,15 @@ class VulkanInterpolator:
         except BaseException:
             self.close()
             raise
-        self.device_name = _devices_in(self._log_text()).get(self.gpu, f"Vulkan device {self.gpu}")
+        said = self._log_text()
+        self.device_name = _devices_in(said).get(self.gpu, f"Vulkan device {self.gpu}")
+        if _LOAD_FAILED.search(said):
+            # The binding reports a model it cannot open only on stderr, then answers every frame with
+            # black or with whatever memory held: refuse it here, where the reason is known.
+            self.close()
+            raise VulkanError(f"the model folder {self.folder} is not a RIFE v4 ncnn model (its name must hold "
+                              f"\"rife-v4\" and it needs flownet.param + flownet.bin with in0/in1/in2 → out0)"
+                              f" (it printed: {_one_line(said)})")
 
     # ---- plumbing
 
