@@ -224,3 +224,40 @@ def test_look_shows_and_changes_how_a_character_looks(tmp_path, capsys):
     assert stale.count("keyframes") == 2 and "animatic" in stale  # the two shots she is in, not the clock
     [mira] = json.loads(run(capsys, "look", "-p", proj, "--json")[1])
     assert mira["reference_shot"] == "3" and mira["chosen"]
+
+
+def _square_png(path, x):
+    im = Image.new("RGB", (96, 64), (20, 30, 50))
+    im.paste((240, 200, 80), (x, 20, x + 24, 44))
+    im.save(path)
+    return path
+
+
+def test_interpolate_two_pictures_into_frames_and_a_clip(tmp_path, capsys):
+    a, b = _square_png(tmp_path / "a.png", 8), _square_png(tmp_path / "b.png", 56)
+    code, out, err = run(capsys, "interpolate", str(a), str(b), "--frames", "3", "--out", str(tmp_path / "frames"))
+    assert code == 0, err
+    files = sorted((tmp_path / "frames").iterdir())
+    assert [f.name for f in files] == [f"frame_{i:04d}.png" for i in range(5)]
+    lefts = []
+    for f in files:
+        r = __import__("numpy").asarray(Image.open(f))[..., 0]
+        lefts.append(int((r > 180).any(axis=0).argmax()))
+    assert lefts[0] == 8 and lefts[-1] == 56 and abs(lefts[2] - 32) <= 2 and lefts == sorted(lefts)
+    assert "3 in-betweens" in out and "RIFE HDv3" in out
+    code, out, err = run(capsys, "interpolate", str(a), str(b), "-n", "6", "--out", str(tmp_path / "clip.mp4"))
+    assert code == 0, err
+    assert "frame=" not in err and "8 frames" in out
+    from inkubator_tui.tools.video import read_mp4
+    assert len(list(read_mp4(tmp_path / "clip.mp4"))) == 8
+
+
+def test_interpolate_refuses_bad_input_in_one_line(tmp_path, capsys):
+    a = _square_png(tmp_path / "a.png", 8)
+    (tmp_path / "notes.txt").write_text("not a picture")
+    for argv, says in ([str(a), str(tmp_path / "missing.png")], "does not exist"), \
+                      ([str(a), str(tmp_path / "notes.txt")], "is not an image"), \
+                      ([str(a), str(a), "--out", str(tmp_path / "x.gif")], "should be a folder"), \
+                      ([str(a), str(a), "--frames", "0"], "--frames is how many"):
+        code, out, err = run(capsys, "interpolate", *argv)
+        assert code == 1 and says in err and err.count("\n") == 1, err
