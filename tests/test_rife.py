@@ -312,7 +312,10 @@ def test_rife_asks_for_end_keyframes_and_a_changed_end_re_renders_only_that_shot
     report = pipe.run_step(Step.MOTION)
     by_shot = {d.target: d for d in report.created}
     moving = by_shot[shots[0].id].provenance
-    assert moving.parameters["end_frame"].startswith("approved end keyframe")
+    # The sketch's end panel of a push-in only diagrams where the camera arrives: the move is played
+    # over the start panel, not morphed between two line drawings.
+    assert moving.parameters["end_frame"].startswith("approved end panel") and moving.parameters["passes"] == 0
+    assert moving.parameters["camera_layer"] is True
     assert moving.model_id.startswith("RIFE HDv3") and moving.weights_sha256 == BUNDLED_SHA256
     assert by_shot[shots[1].id].provenance.parameters["end_frame"].startswith("none: the shot holds")
     approve_all(pipe, Step.MOTION)
@@ -325,6 +328,9 @@ def test_rife_asks_for_end_keyframes_and_a_changed_end_re_renders_only_that_shot
     approve_all(pipe, Step.KEYFRAMES)
     report = pipe.run_step(Step.MOTION)
     assert [d.target for d in report.created] == [shots[0].id], "only that shot's clip is made again"
+    # Now the end panel shows a changed action: that is in-betweened.
+    redone = report.created[0].provenance.parameters
+    assert redone["end_frame"].startswith("approved end keyframe") and redone["passes"] > 0
 
 
 def test_animating_on_twos_is_part_of_what_a_clip_depends_on(store):
@@ -337,6 +343,7 @@ def test_animating_on_twos_is_part_of_what_a_clip_depends_on(store):
     pipe = pipeline(1)
     pipe.draft_beats("INT. LAB - NIGHT\n\nSlow push in on Mira at the bench.\n")
     approve_all(pipe, Step.BEATS)
+    pipe.revise_shot("1", {"end_action": "Mira holds the drone up to the light"})
     pipe.run_step(Step.KEYFRAMES)
     approve_all(pipe, Step.KEYFRAMES)
     [ones] = pipe.run_step(Step.MOTION).created

@@ -90,6 +90,9 @@ class MotionRequest(Request):
     movement: Movement
     # A new drawing every `on` frames (animating on ones, twos or threes).
     on: Literal[1, 2, 3] = 1
+    # The end keyframe is a non-neural diagram (a sketch panel of where the camera arrives), not a
+    # picture to morph into: flow networks smear line drawings on flat paper.
+    end_is_diagram: bool = False
 
     def inputs(self) -> dict[str, AssetRef]:
         return {"start": self.start, **({"end": self.end} if self.end else {})}

@@ -259,7 +259,8 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
                 deps["on"] = ctx.on
             request = MotionRequest(shot=shot, start=ref(start), end=ref(end) if end else None,
                                     frames=max(1, round(shot.duration_s * s.fps)), fps=s.fps,
-                                    movement=shot.movement, on=ctx.on)
+                                    movement=shot.movement, on=ctx.on,
+                                    end_is_diagram=bool(end and end.provenance.non_neural))
             tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, request, seed=shot.seed,
                               upstream=[start, *([end] if end else [])]))
 

@@ -192,7 +192,14 @@ def render(request: MotionRequest, ctx: JobContext, net: Interpolator, *, crf: i
     params: dict[str, Any] = {"engine": engine, "device": net.device, "frames": n, "fps": request.fps,
                               "on": request.on, "movement": movement.value}
     moves = movement not in (Movement.STATIC, Movement.HANDHELD)
-    if request.end is not None:
+    if request.end is not None and request.end_is_diagram and moves and not shot.end_action.strip():
+        # A sketch panel of where the camera arrives: the camera move over the start panel gets there
+        # exactly; in-betweening two line drawings on flat paper would smear them.
+        end, decision, ssim, layer = start, "hold", 1.0, True
+        params["end_frame"] = f"approved end panel {request.end.rel} (a sketch of where the camera arrives)"
+        params["note"] = (f"the {movement.value} is played over the start panel: the end panel is a diagram, and "
+                          "in-betweening line drawings smears them; real keyframes are in-betweened")
+    elif request.end is not None:
         end = Image.open(ctx.path(request.end)).convert("RGB")
         params["end_frame"] = f"approved end keyframe {request.end.rel}"
         if end.size != start.size:
