@@ -88,3 +88,20 @@ def summarise_all(per_target: list[list[Draft]]) -> str:
 def draft_brief(d: Draft) -> dict[str, Any]:
     return {"id": d.id, "step": d.step.value, "target": d.target, "version": d.version,
             "status": d.status.value, "files": d.files, "backend": d.provenance.backend}
+
+
+def motion_summary(d: Draft) -> str:
+    """How a motion clip was made, in one line a director can approve on: the engine and how
+    many in-betweens, or why it holds, cuts or only moves the camera."""
+    p = d.provenance.parameters
+    if p.get("non_neural") or d.provenance.non_neural:
+        return f"camera move ({p.get('movement', '')}) over the keyframe, not in-betweening"
+    if "decision" not in p:
+        return ""
+    on = {1: "", 2: ", on twos", 3: ", on threes"}.get(p.get("on", 1), "")
+    head = f"{p.get('engine', d.provenance.model_id)} on {p.get('device', '?')}"
+    if p.get("note"):
+        return f"{head}: {p['note']}"
+    if p["decision"] == "hold":
+        return f"{head}: holds its keyframe{on}"
+    return f"{head}: {p.get('drawings', '?')} drawings in {p.get('passes', 0)} RIFE passes{on}"

@@ -23,6 +23,7 @@ from inkubator_tui.project.models import AssetRef, DraftStatus, Movement, Shot, 
 from inkubator_tui.tools.motion import ifnet, inbetween
 from inkubator_tui.tools.motion.rife import BUNDLED_SHA256, RifeMotion, bundled_weights
 from inkubator_tui.tools.video import read_mp4
+from inkubator_tui.views import motion_summary
 from rife_reference import reference_ifnet
 
 torch.set_num_threads(1)
@@ -316,6 +317,8 @@ def test_rife_asks_for_end_keyframes_and_a_changed_end_re_renders_only_that_shot
     # over the start panel, not morphed between two line drawings.
     assert moving.parameters["end_frame"].startswith("approved end panel") and moving.parameters["passes"] == 0
     assert moving.parameters["camera_layer"] is True
+    assert "played over the start panel" in motion_summary(by_shot[shots[0].id])
+    assert motion_summary(by_shot[shots[1].id]).endswith("holds its keyframe")
     assert moving.model_id.startswith("RIFE HDv3") and moving.weights_sha256 == BUNDLED_SHA256
     assert by_shot[shots[1].id].provenance.parameters["end_frame"].startswith("none: the shot holds")
     approve_all(pipe, Step.MOTION)
@@ -331,6 +334,8 @@ def test_rife_asks_for_end_keyframes_and_a_changed_end_re_renders_only_that_shot
     # Now the end panel shows a changed action: that is in-betweened.
     redone = report.created[0].provenance.parameters
     assert redone["end_frame"].startswith("approved end keyframe") and redone["passes"] > 0
+    assert motion_summary(report.created[0]).startswith("RIFE HDv3 on cpu")
+    assert f"in {redone['passes']} RIFE passes" in motion_summary(report.created[0])
 
 
 def test_animating_on_twos_is_part_of_what_a_clip_depends_on(store):

@@ -16,7 +16,7 @@ from textual_image.widget import Image  # imported before the app starts: it pro
 
 from ..agents.director import rules_kept
 from ..pipeline.steps import role_of, role_target
-from ..views import STATUS_MARK
+from ..views import STATUS_MARK, motion_summary
 from ..project.models import BeatSheet, DraftStatus, Step
 from ..project.store import Store
 from . import media
@@ -111,6 +111,9 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
         if path.is_file():
             strip = media.strip(path, n=4, width=240)
             lines.append(Text(f"motion v{motion.version} ({motion.status.value}): {path}", style="dim"))
+            how = motion_summary(motion)
+            if how:
+                lines.append(Text(how, style="dim italic"))
     animatic = pick if pick is not None and pick.step == Step.ANIMATIC else None
     if animatic is not None and animatic.files:
         path = store.assets.path(animatic.files[0])
