@@ -84,6 +84,10 @@ class InbetweenOptions(BaseModel):
     # Keyframes more alike than this are the same picture: hold, draw nothing.
     hold_above: float = Field(default=inbetween.HOLD_ABOVE, ge=0.0, le=1.0)
 
+    def shared(self) -> dict[str, Any]:
+        """These settings by name: what `inbetween.render` takes, and what provenance records."""
+        return {name: getattr(self, name) for name in InbetweenOptions.model_fields}
+
 
 class RifeOptions(InbetweenOptions):
     """`[motion.options]` for the PyTorch RIFE backend."""
@@ -167,13 +171,11 @@ class RifeMotion:
                 self._sha = weights_sha256(self._weights()) if self.model_path else BUNDLED_SHA256
             except (BackendError, OSError):
                 self._sha = ""
-        o = self.options
         name = f"RIFE ({self._display_name()})" if self.model_path else BUNDLED_NAME
         return BackendInfo(name="rife", model_id=name, weights_sha256=self._sha,
                            licence="MIT (Practical-RIFE releases; check your file's source)" if self.model_path
                            else BUNDLED_LICENCE, version="1",
-                           parameters={"crf": o.crf, "camera_layer": o.camera_layer, "cut_below": o.cut_below,
-                                       "hold_above": o.hold_above})
+                           parameters=self.options.shared())
 
     def load(self, progress: Progress = no_progress) -> None:
         if self.interpolator is not None:
@@ -213,7 +215,5 @@ class RifeMotion:
 
     def __call__(self, request: MotionRequest, ctx: JobContext) -> Result:
         self.load()
-        o = self.options
-        return inbetween.render(request, ctx, self.interpolator, crf=o.crf, camera_layer=o.camera_layer,
-                                cut_below=o.cut_below, hold_above=o.hold_above, engine=self.interpolator.arch,
-                                slug="rife")
+        return inbetween.render(request, ctx, self.interpolator, **self.options.shared(),
+                                engine=self.interpolator.arch, slug="rife")

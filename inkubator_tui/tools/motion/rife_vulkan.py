@@ -121,14 +121,12 @@ class RifeVulkan:
                     self._sha = weights_sha256(user_folder(self.model_path) / "flownet.bin")
                 except (BackendError, OSError):
                     self._sha = ""
-        o = self.options
         name = f"RIFE ncnn ({Path(self.model_path).expanduser().name})" if self.model_path \
             else BUNDLED_NAME + ", as ncnn"
         return BackendInfo(name="rife-vulkan", model_id=name, weights_sha256=self._sha,
                            licence="MIT (rife-ncnn-vulkan models; check your folder's source)" if self.model_path
                            else BUNDLED_LICENCE, version="1",
-                           parameters={"crf": o.crf, "camera_layer": o.camera_layer, "cut_below": o.cut_below,
-                                       "hold_above": o.hold_above})
+                           parameters=self.options.shared())
 
     def load(self, progress: Progress = no_progress) -> None:
         if self.interpolator is not None:
@@ -168,11 +166,8 @@ class RifeVulkan:
         net = self.interpolator
         # A frame on the device cannot be polled: cancel kills the worker (a new one starts next job).
         unregister = ctx.cancel.on_cancel(self.close)
-        o = self.options
         try:
-            return inbetween.render(request, ctx, net, crf=o.crf, camera_layer=o.camera_layer,
-                                    cut_below=o.cut_below, hold_above=o.hold_above, engine=net.arch,
-                                    slug="rife-vulkan")
+            return inbetween.render(request, ctx, net, **self.options.shared(), engine=net.arch, slug="rife-vulkan")
         except VulkanCancelled:
             raise Cancelled("cancelled") from None
         except VulkanError as e:
