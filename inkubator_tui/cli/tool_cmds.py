@@ -44,8 +44,8 @@ def cmd_interpolate(args) -> int:
     registry = Registry(loaded.config)
     name = args.backend or (loaded.config.motion.backend if loaded.config.motion.backend.startswith("rife") else "")
     if not name:  # the best RIFE this machine has: Vulkan on a real GPU, else PyTorch
-        ready = {r.name for r in registry.readiness() if r.step == Step.MOTION and r.ready}
-        name = "rife-vulkan" if "rife-vulkan" in ready else "rife"
+        vulkan = next(spec for spec in registry.specs_for(Step.MOTION) if spec.name == "rife-vulkan")
+        name = "rife-vulkan" if vulkan.load_class().readiness(loaded.config).ready else "rife"
     backend = registry.named(Step.MOTION, name)
     if backend is None or not hasattr(backend, "interpolator"):
         raise CliError(f"{name} does not draw in-betweens; use --backend rife or rife-vulkan")

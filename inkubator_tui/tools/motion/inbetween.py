@@ -12,7 +12,7 @@ at a time, so a long shot never sits in memory.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -73,10 +73,9 @@ def bisection_depth(times: tuple[float, ...]) -> int:
     return min(MAX_DEPTH, max(0, math.ceil(math.log2(gaps)))) if gaps > 1 else (1 if gaps == 1 else 0)
 
 
-def dyadic(t: float, depth: int) -> tuple[int, int]:
-    """`t` rounded to the nearest k / 2**depth, as (k, 2**depth)."""
-    n = 2 ** depth
-    return round(t * n), n
+def dyadic(t: float, depth: int) -> int:
+    """The slot k of the nearest k / 2**depth to `t`."""
+    return round(t * 2 ** depth)
 
 
 def similarity(a: Image.Image, b: Image.Image, side: int = 64) -> float:
@@ -119,7 +118,6 @@ class Drawings:
     """What `drawings()` did, for provenance: the times drawn and how many network passes."""
 
     decision: Decision = "inbetween"
-    ssim: float = 1.0
     times: list[float] = field(default_factory=list)
     passes: int = 0
 
@@ -148,13 +146,13 @@ def drawings(a: Image.Image, b: Image.Image, times: tuple[float, ...], net: Inte
         return
     depth = bisection_depth(times)
     n = 2 ** depth
-    wanted = [dyadic(t, depth)[0] for t in times]
+    wanted = deque(dyadic(t, depth) for t in times)
 
     def walk(x: Image.Image, y: Image.Image, lo: int, hi: int) -> Iterator[Image.Image]:
         """Pictures of the wanted slots in [lo, hi) with x at slot lo and y at hi: a middle is
         drawn only when a wanted slot lies strictly inside, and only the path's pictures live."""
         while wanted and wanted[0] == lo:
-            wanted.pop(0)
+            wanted.popleft()
             rec.times.append(lo / n)
             yield x
         if not wanted or wanted[0] >= hi:
@@ -168,7 +166,7 @@ def drawings(a: Image.Image, b: Image.Image, times: tuple[float, ...], net: Inte
 
     yield from walk(a, b, 0, n)
     while wanted:  # slot n: the end keyframe itself
-        wanted.pop(0)
+        wanted.popleft()
         rec.times.append(1.0)
         yield b
 
