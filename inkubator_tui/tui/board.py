@@ -55,12 +55,16 @@ class ShotBoard(DataTable):
         keep = self.selected_shot
         self._shown = view
         self.clear()
+        rows = []
         for s in view.shots:
             key = s["id"] or f"pending-{s['number']}"
             framing = [s["size"]] if self._compact else [s["size"], s["movement"], f"{s['duration_s']:g}s"]
-            self.add_row(s["number"], *framing,
-                         *[self._mark(key, step, s["steps"][step.value]) for step, _ in STEP_COLUMNS],
-                         self._action(s["action"]), key=key)
+            rows.append((key, [s["number"], *framing,
+                               *[self._mark(key, step, s["steps"][step.value]) for step, _ in STEP_COLUMNS]],
+                         s["action"]))
+        width = self._action_width([cells for _, cells, _ in rows])
+        for key, cells, action in rows:
+            self.add_row(*cells, self._action(action, width), key=key)
         if keep is not None:
             for i, s in enumerate(view.shots):
                 if s["id"] == keep:
@@ -71,21 +75,31 @@ class ShotBoard(DataTable):
         marked pending (●), the rest still drafting (…) with the notes' own values."""
         self._shown = None  # progress cells and resizes follow the project view, not this
         self.clear()
+        rows = []
         for i, shot in enumerate(sheet.shots):
             framing = [shot.size.value] if self._compact else \
                 [shot.size.value, shot.movement.value, f"{shot.duration_s:g}s"]
             marks = [Text.from_markup(STATUS_MARK["pending"] if i < filled else "[dim]…[/]")
                      if step == Step.BEATS else Text("") for step, _ in STEP_COLUMNS]
-            self.add_row(shot.number, *framing, *marks, self._action(shot.action), key=f"drafting-{i}")
+            rows.append([shot.number, *framing, *marks])
+        width = self._action_width(rows)
+        for i, (cells, shot) in enumerate(zip(rows, sheet.shots)):
+            self.add_row(*cells, self._action(shot.action, width), key=f"drafting-{i}")
 
-    def _action_width(self) -> int:
-        """What is left of the board's width for the action text (it never scrolls sideways)."""
-        others = sum(c.get_render_width(self) for key, c in self.columns.items() if key.value != "action")
+    def _action_width(self, rows: list[list]) -> int:
+        """What is left of the board's width for the action text (it never scrolls sideways), from
+        the cells about to be shown: the columns' own widths still hold the previous rows (or none,
+        on the first show), which made the action one width or another depending on timing."""
+        def cells(value) -> int:
+            return value.cell_len if isinstance(value, Text) else Text(str(value)).cell_len
+
+        others = sum(max([cells(column.label), *(cells(row[i]) for row in rows)]) + 2 * self.cell_padding
+                     for i, column in enumerate(c for key, c in self.columns.items() if key.value != "action"))
         return max(8, self.size.width - others - 2 * self.cell_padding - 2)
 
-    def _action(self, text: str) -> Text:
+    def _action(self, text: str, width: int) -> Text:
         t = Text(text, no_wrap=True)
-        t.truncate(self._action_width(), overflow="ellipsis")
+        t.truncate(width, overflow="ellipsis")
         return t
 
     def on_resize(self) -> None:
