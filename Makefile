@@ -9,8 +9,9 @@ PIP    := $(PY) -m pip
 # CPU build; a looser spec pulls gigabytes of CUDA packages.
 TORCH  := torch==2.13.0
 # System libraries some backends load at run time (Vulkan RIFE — mesa-vulkan-drivers gives any
-# machine a Vulkan device, lavapipe, so its tests run in CI — and audio playback).
-SYSPKGS := libvulkan1 mesa-vulkan-drivers libportaudio2
+# machine a Vulkan device, lavapipe, so its tests run in CI — audio playback, and espeak-ng, the
+# last-resort voice).
+SYSPKGS := libvulkan1 mesa-vulkan-drivers libportaudio2 espeak-ng
 
 .PHONY: run test sysdeps clean
 

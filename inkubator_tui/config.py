@@ -87,15 +87,40 @@ class MotionConfig(_Section):
 
 
 class VoiceConfig(_Section):
-    backend: BackendName = "auto"  # auto | piper | none | a plugin
-    # A Piper .onnx voice of your own; empty = the bundled en_US joe voice.
+    # The engine for characters nobody cast: "auto" = Piper (the bundled voice), espeak-ng
+    # (robotic) when Piper is missing. Each cast may name its own engine (`inkubator cast`).
+    backend: BackendName = "auto"  # auto | piper | kokoro | coqui | espeak | none | a plugin
+    # A Piper .onnx voice of your own as the default voice; empty = the bundled en_US joe voice.
     model_path: str = ""
+    # A folder of Piper voices (each .onnx with its .onnx.json), all offered for casting;
+    # empty = the `voices` folder in inkubator's data dir (`inkubator doctor` shows where).
+    voices_dir: str = ""
     speed: float = Field(default=1.0, gt=0.2, le=4.0)
+    # Every line is brought to this integrated loudness (EBU R128), plus its delivery's gain.
+    loudness_lufs: float = Field(default=-20.0, ge=-40.0, le=-10.0)
+    # Coqui TTS from your own files (never a model name: that downloads). A VITS-style model:
+    # coqui_model_path (model .pth) + coqui_config_path (its config.json); or an XTTS folder
+    # (model.pth, config.json, vocab.json) as xtts_path, cloning each character's reference clip.
+    coqui_model_path: str = ""
+    coqui_config_path: str = ""
+    xtts_path: str = ""
+    options: BackendOptions = Field(default_factory=dict)
+
+
+class TranslateConfig(_Section):
+    # "auto": the language model when it can translate (a server, or an instruct GGUF as
+    # llm.model_path); the embedded base model cannot, so translations are typed by a person.
+    backend: BackendName = "auto"  # auto | llm | none | a plugin
+    # A translation this much longer to say than its original is flagged in its draft.
+    long_ratio: float = Field(default=1.4, ge=1.0, le=5.0)
     options: BackendOptions = Field(default_factory=dict)
 
 
 class AnimaticConfig(_Section):
     crf: int = Field(default=23, ge=0, le=51)
+    # A .ttf/.otf for burnt-in captions; it must have the glyphs of every language burnt in
+    # (e.g. Noto Sans CJK for Japanese). Empty = DejaVu Sans when installed, else Pillow's own.
+    caption_font: str = ""
     options: BackendOptions = Field(default_factory=dict)
 
 
@@ -145,6 +170,7 @@ class Config(_Section):
     llm: LLMConfig = LLMConfig()
     keyframe: KeyframeConfig = KeyframeConfig()
     motion: MotionConfig = MotionConfig()
+    translate: TranslateConfig = TranslateConfig()
     voice: VoiceConfig = VoiceConfig()
     animatic: AnimaticConfig = AnimaticConfig()
     runtime: RuntimeConfig = RuntimeConfig()

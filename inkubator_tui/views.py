@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from .pipeline.pipeline import ANIMATIC_EXPORT, Pipeline
-from .pipeline.steps import ANIMATIC_TARGET, role_target
+from .pipeline.steps import ANIMATIC_TARGET, language_target, role_target
 from .project.models import BeatSheet, Draft, DraftStatus, Shot, Step
 
 # One mark per step status, shared by the CLI table and the app (Rich markup).
@@ -39,7 +39,10 @@ def project_status(pipe: Pipeline) -> dict[str, Any]:
         beats_state = "pending" if pending else "todo"
         sheet = BeatSheet.model_validate(pending[-1].data["sheet"]) if pending else BeatSheet()
     enabled = ctx.enabled
-    animatic = summarise(ctx.drafts(Step.ANIMATIC, ANIMATIC_TARGET))
+    languages = ctx.settings.languages or ["en"]
+    primary, dubbed = languages[0], languages[1:]
+    animatic = summarise_all([ctx.drafts(Step.ANIMATIC, language_target(ANIMATIC_TARGET, lang, primary))
+                              for lang in languages])
     shots = []
     for shot in sheet.shots:
         roles = ctx.roles(shot)
@@ -48,7 +51,11 @@ def project_status(pipe: Pipeline) -> dict[str, Any]:
             "keyframes": summarise_all([ctx.drafts(Step.KEYFRAMES, role_target(shot.id, r)) for r in roles])
             if shot.id else "todo",
             "motion": summarise(ctx.drafts(Step.MOTION, shot.id)) if shot.id else "todo",
-            "voice": summarise_all([ctx.drafts(Step.VOICE, line.id) for line in shot.dialogue]),
+            # each line into each further language ("n/a" for a project in one language)
+            "translate": summarise_all([ctx.drafts(Step.TRANSLATE, language_target(line.id, lang, ""))
+                                        for line in shot.dialogue for lang in dubbed]),
+            "voice": summarise_all([ctx.drafts(Step.VOICE, language_target(line.id, lang, primary))
+                                    for line in shot.dialogue for lang in languages]),
             "animatic": animatic if beats_state == "approved" else "todo",
         }
         for st in (Step.MOTION, Step.VOICE):
@@ -56,12 +63,19 @@ def project_status(pipe: Pipeline) -> dict[str, Any]:
                 steps[st.value] = "unavailable"
         shots.append({**shot_json(shot), "keyframe_roles": list(roles), "steps": steps})
     export = pipe.store.root / ANIMATIC_EXPORT
+    by_language = {lang: pipe.store.root / "exports" / f"animatic.{lang}.mp4" for lang in languages}
     return {
         "project": {"path": str(pipe.store.root), **json.loads(pipe.store.settings.model_dump_json())},
         "shots": shots,
         "pending": [draft_brief(d) for d in pipe.pending()],
         "animatic": str(export) if export.exists() else None,
+        "animatics": {lang: str(p) for lang, p in by_language.items() if p.exists()},
     }
+
+
+def shown_steps(languages: list[str]) -> list[Step]:
+    """The step columns a board shows: translate only when the project is dubbed."""
+    return [s for s in Step if s != Step.TRANSLATE or len(languages) > 1]
 
 
 def summarise(drafts: list[Draft]) -> str:

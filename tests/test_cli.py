@@ -173,7 +173,8 @@ def test_revise_reports_what_went_stale(tmp_path, notes, capsys):
 def test_doctor_and_config_json(tmp_path, capsys):
     code, out, _ = run(capsys, "doctor", "--json")
     data = json.loads(out)
-    assert code == 0 and all(data["steps"].values())
+    # the embedded base model cannot translate: typed translations are the way, and doctor is still fine
+    assert code == 0 and data["steps"].pop("translate") is False and all(data["steps"].values())
     in_use = {r["step"]: r for r in data["backends"] if r["in_use"]}
     assert in_use["keyframes"]["backend"] == "sketch" and in_use["keyframes"]["non_neural"]
     assert "diffusion" in in_use["keyframes"]["fix"]

@@ -26,7 +26,7 @@ from inkubator_tui.pipeline.backend import BackendError, Capabilities, CancelTok
 from inkubator_tui.pipeline.executors import BackendHandle, LocalExecutor, WorkItem
 from inkubator_tui.pipeline.pipeline import Pipeline
 from inkubator_tui.pipeline.registry import BackendSpec, Registry, UnknownBackend
-from inkubator_tui.pipeline.requests import REQUEST_TYPES, BeatsRequest, Result, VoiceRequest
+from inkubator_tui.pipeline.requests import REQUEST_TYPES, BeatsRequest, Result, TranslateRequest, VoiceRequest
 from inkubator_tui.project.models import AssetRef, Character, DraftStatus, Step, VoiceCast
 from inkubator_tui.project.store import ProjectError, Store
 from inkubator_tui.tools.motion.camera import CameraMove
@@ -65,6 +65,9 @@ def test_every_step_request_pickles_to_an_equal_object_and_holds_only_data(pipe,
     produce_all(pipe)
     requests = {step: d.requests for step, d in doubles.items()}
     requests[Step.BEATS] = [BeatsRequest(notes=FIVE_SHOTS, seed=3, note="tighter")]
+    # One language here, so nothing is translated; the step's request is made as the planner would.
+    requests[Step.TRANSLATE] = [TranslateRequest(line_id="s1-l1", text="It works.", character="Mira", source="en",
+                                                 target="ja", context=("Oskar: Does it?",))]
     assert set(requests) == set(REQUEST_TYPES)
     for step, made in requests.items():
         assert made, f"no {step.value} request was made"
@@ -249,12 +252,16 @@ def test_recasting_stales_exactly_that_characters_lines_and_runs_on_its_engine(v
     assert {d.provenance.licence for d in report.created} == {"CC-BY-4.0"}
     other = reg.named(Step.VOICE, "other")
     assert {(r.character, r.cast.voice, r.cast.speed) for r in other.requests} == {("Mira", "cy", 0.9)}
-    assert ("Oskar", "en", VoiceCast(voice="bo"), False) in pipe.casting()
+    # Oskar's default cast was kept when his line was voiced, and is still marked as a default
+    assert ("Oskar", "en", VoiceCast(voice="bo", chosen_by="default"), False) in pipe.casting()
 
 
 def test_a_cast_must_name_an_engine_and_a_voice_that_exist(voices):
     pipe, _, _ = voices
-    with pytest.raises(UnknownBackend, match="'coqui' is not a voice backend; choose one of: piper, other"):
+    with pytest.raises(UnknownBackend, match="'festival' is not a voice backend; choose one of: piper, kokoro, "
+                                             "coqui, espeak, other"):
+        pipe.recast("Mira", "en", VoiceCast(backend="festival", voice="x"))
+    with pytest.raises(BackendError, match="no Coqui model configured; set voice.coqui_model_path"):
         pipe.recast("Mira", "en", VoiceCast(backend="coqui", voice="x"))
     with pytest.raises(ProjectError, match="has no voice 'zed' for en; its voices: ava, bo, cy"):
         pipe.recast("Mira", "en", VoiceCast(voice="zed"))
@@ -411,9 +418,10 @@ def test_cast_command_lists_and_recasts(tmp_path):
     assert ok.stdout.splitlines()[0] == "Mira in en: piper:default ×1.2"
     # Mira's two lines and the animatic that holds them; Oskar's line stays approved
     assert re.fullmatch(r"3 draft\(s\) now stale: voice \d+, voice \d+, animatic \d+", ok.stdout.splitlines()[1])
-    bad = _cli("cast", "--project", project, "Mira", "en=coqui:x")
+    bad = _cli("cast", "--project", project, "Mira", "en=festival:x")
     assert bad.returncode == 1
-    assert bad.stderr.strip() == "inkubator: 'coqui' is not a voice backend; choose one of: piper"
+    assert bad.stderr.strip() == ("inkubator: 'festival' is not a voice backend; choose one of: piper, kokoro, "
+                                  "coqui, espeak")
     usage = _cli("cast", "--project", project, "Mira", "english")
     assert usage.returncode == 1 and "write a cast as LANG=BACKEND:VOICE" in usage.stderr
 

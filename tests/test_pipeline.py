@@ -197,6 +197,6 @@ def test_status_contract(pipe, store):
     assert set(shot) >= {"id", "number", "size", "angle", "movement", "duration_s", "action", "characters",
                          "dialogue", "steps"}
     assert shot["dialogue"] == [{"character": "Mira", "text": "It works.", "delivery": ""}]  # additive: delivery
-    assert shot["steps"] == {"beats": "approved", "keyframes": "pending", "motion": "todo", "voice": "todo",
-                             "animatic": "todo"}
+    assert shot["steps"] == {"beats": "approved", "keyframes": "pending", "motion": "todo", "translate": "n/a",
+                             "voice": "todo", "animatic": "todo"}
     assert st["shots"][0]["steps"]["voice"] == "n/a"

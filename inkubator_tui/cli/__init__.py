@@ -23,11 +23,13 @@ from .project_cmds import (
     cmd_approve,
     cmd_cast,
     cmd_export,
+    cmd_languages,
     cmd_log,
     cmd_look,
     cmd_new,
     cmd_reject,
     cmd_revise,
+    cmd_translate,
     cmd_status,
 )
 from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
@@ -68,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title")
     s.add_argument("--fps", type=int, default=24)
     s.add_argument("--aspect", default="16:9", choices=["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"])
+    s.add_argument("--languages", default="en", metavar="LANGS",
+                   help="the script's language, then those to dub into: en or en,ja (default en)")
     s.set_defaults(fn=cmd_new)
 
     s = sub.add_parser("produce", parents=[common, project, who, models],
@@ -117,8 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("character", nargs="?", help="a character's name (none: print the cast)")
     s.add_argument("casts", nargs="*", metavar="LANG=BACKEND:VOICE", help="e.g. en=piper:joe, ja=kokoro:jf_alpha")
     s.add_argument("--speed", type=float, help="speaking rate for this cast (1.0 = as recorded)")
+    s.add_argument("--reference", metavar="CLIP.wav", help="the actor's voice for engines that clone one (XTTS); "
+                                                          "kept in the project")
+    s.add_argument("--consent", metavar="TEXT", help="whose voice the clip is and that they agreed (required "
+                                                     "with --reference; kept in provenance)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_cast)
+
+    s = sub.add_parser("languages", parents=[common, project],
+                       help="the project's languages: the script's first, then those it is dubbed into")
+    s.add_argument("languages", nargs="*", metavar="LANG", help="e.g. en ja (none: print them)")
+    s.set_defaults(fn=cmd_languages)
+
+    s = sub.add_parser("translate", parents=[common, project, who],
+                       help="each line's translation per dubbing language: list, type one, or draft them")
+    s.add_argument("line", nargs="?", metavar="SHOT.N", help="a line, e.g. 3.1 (shot 3's first line)")
+    s.add_argument("language", nargs="?", metavar="LANG", help="e.g. ja")
+    s.add_argument("text", nargs="*", help="the translation you type (it is approved as you give it)")
+    s.add_argument("--draft", action="store_true",
+                   help="draft every missing translation with the language model (a server or an instruct GGUF)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_translate)
 
     s = sub.add_parser("look", parents=[common, project],
                        help="how each character looks and which shot's keyframe shows them (stales their keyframes)")

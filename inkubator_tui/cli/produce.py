@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.steps import language_of
 from ..project.models import BeatSheet, Draft, ProjectSettings, Step
 from ..project.notes_file import read_notes
 from ..project.store import Store
@@ -73,7 +74,8 @@ def cmd_produce(args) -> int:
             return finish(EXIT_CANCELLED if report.cancelled else EXIT_FAILED)
         if not _gate(pipe, Step.BEATS, mode, args, say):
             return finish(EXIT_GATE)
-        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+        later: list = []  # lines of dubbing languages waiting for a translation: the script's own go on
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.TRANSLATE, Step.VOICE, Step.ANIMATIC):
             report = pipe.run_step(step, cancel=cancel, on_progress=printer)
             record(report)
             if report.cancelled:
@@ -85,10 +87,18 @@ def cmd_produce(args) -> int:
             if not _gate(pipe, step, mode, args, say):
                 return finish(EXIT_GATE)
             leftover = plan_blocked(pipe, step)
-            if leftover:
+            dubbed = [b for b in leftover if language_of(b.target, pipe.store.settings.languages[0])
+                      != pipe.store.settings.languages[0]]
+            later += dubbed
+            if len(leftover) > len(dubbed):
                 for b in leftover:
                     say(f"  waiting: {b.label}: {b.reason}")
                 return finish(EXIT_GATE)
+        if later:
+            for lang in dict.fromkeys(language_of(b.target, "") for b in later):
+                say(f"the {lang} dub waits for its translations: type each with inkubator translate --project "
+                    f"{args.project} SHOT.N {lang} \"…\" (list them: inkubator translate --project {args.project})")
+            return finish(EXIT_GATE)
     except KeyboardInterrupt:
         cancel.cancel()
         say("cancelled; finished drafts are kept")
@@ -97,6 +107,8 @@ def cmd_produce(args) -> int:
     status = project_status(pipe)
     if status["animatic"]:
         say(f"animatic: {status['animatic']}")
+    for lang, path in status["animatics"].items() if len(pipe.store.settings.languages) > 1 else ():
+        say(f"animatic ({lang}): {path}")
     return finish(EXIT_OK)
 
 

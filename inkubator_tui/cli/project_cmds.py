@@ -11,8 +11,22 @@ from ..project.store import Store
 from .common import EXIT_OK, CliError, console, load_args_config, open_project, pipeline_for
 
 
+def parse_languages(words: list[str]) -> list[str]:
+    """`en ja` or `en,ja` → ["en", "ja"]; the first is the script's language."""
+    out = [w.strip().lower() for word in words for w in word.split(",") if w.strip()]
+    if len(set(out)) != len(out):
+        raise CliError(f"a language is listed twice: {' '.join(out)}")
+    try:
+        ProjectSettings(languages=out)
+    except ValueError:
+        raise CliError(f"languages are codes like en, ja, fr or pt-BR (the script's first), not {' '.join(out)!r}") \
+            from None
+    return out
+
+
 def cmd_new(args) -> int:
-    settings = ProjectSettings(title=args.title or Path(args.dir).resolve().name, fps=args.fps, aspect=args.aspect)
+    settings = ProjectSettings(title=args.title or Path(args.dir).resolve().name, fps=args.fps, aspect=args.aspect,
+                               languages=parse_languages([args.languages]))
     store = Store.create(Path(args.dir), settings)
     print(f"created project {store.root} ({settings.title}, {settings.aspect}, {settings.fps} fps)")
     print(f"next: inkubator produce NOTES.txt --project {args.dir}")
@@ -20,7 +34,7 @@ def cmd_new(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from ..views import STATUS_MARK, project_status
+    from ..views import STATUS_MARK, project_status, shown_steps
 
     store = open_project(Path(args.project))
     pipe = pipeline_for(store, load_args_config(args, store.root))
@@ -35,10 +49,12 @@ def cmd_status(args) -> int:
     wide = con.width >= 110  # the angle column only where it fits
     table = Table(title=f"{status['project']['title']} — {store.root}", box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 1), collapse_padding=True)
+    steps = shown_steps(store.settings.languages)
     heads = ["Shot", "Size", *(["Angle"] if wide else []), "Move", "Dur", "Lines",
-             *[st.value[0].upper() for st in Step], "Action"]
+             *[st.value[0].upper() for st in steps], "Action"]
     rows = [[s["number"], s["size"], *([s["angle"]] if wide else []), s["movement"], f"{s['duration_s']:g}s",
-             str(len(s["dialogue"])), *[STATUS_MARK.get(v, v) for v in s["steps"].values()], s["action"]]
+             str(len(s["dialogue"])), *[STATUS_MARK.get(s["steps"][st.value], s["steps"][st.value]) for st in steps],
+             s["action"]]
             for s in status["shots"]]
     widths = [1 if len(col) == 1 else max([len(col)] + [len(r[i]) for r in rows]) for i, col in enumerate(heads)]
     widths[-1] = max(10, con.width - sum(widths[:-1]) - 2 * len(heads))  # only Action is shortened
@@ -48,7 +64,7 @@ def cmd_status(args) -> int:
     for r in rows:
         table.add_row(*r)
     con.print(table)
-    con.print("[dim]B beats · K keyframes · M motion · V voice · A animatic — " +
+    con.print("[dim]" + " · ".join(f"{st.value[0].upper()} {st.value}" for st in steps) + " — " +
               " ".join(f"{m} {k}" for k, m in STATUS_MARK.items()) + "[/]")
     if status["pending"]:
         ids = " ".join(str(p["id"]) for p in status["pending"])
@@ -56,6 +72,8 @@ def cmd_status(args) -> int:
                   f"inkubator approve --project {args.project} {ids}")
     if status["animatic"]:
         con.print(f"animatic: {status['animatic']}")
+    for lang, path in status["animatics"].items() if len(store.settings.languages) > 1 else ():
+        con.print(f"animatic ({lang}): {path}")
     return EXIT_OK
 
 
@@ -122,6 +140,10 @@ def cmd_cast(args) -> int:
             casts = [VoiceCast.parse(spec, args.speed) for spec in args.casts]
         except ValueError as e:
             raise CliError(str(e)) from None
+        if args.reference:
+            clip = store_reference_clip(store, Path(args.reference), args.consent, args.character)
+            casts = [(lang, c.model_copy(update={"reference": clip, "params": {**c.params, "consent": args.consent}}))
+                     for lang, c in casts]
 
         def recast() -> None:
             for language, cast in casts:
@@ -150,6 +172,109 @@ def cmd_cast(args) -> int:
     for name, language, cast, chosen in rows:
         table.add_row(name, language, cast.backend or "(configured)", cast.voice or "(default)", f"{cast.speed:g}",
                       "you" if chosen else "[dim]default[/]")
+    console().print(table)
+    return EXIT_OK
+
+
+def store_reference_clip(store, path: Path, consent: str | None, character: str):
+    """A recording of the actor's voice, for engines that clone one: kept as an asset of the
+    project (so the project carries it), with who recorded it and their consent."""
+    from ..project.models import AssetRef, Provenance, utcnow
+
+    if not consent or not consent.strip():
+        raise CliError(f"a voice clip is a person's voice: say whose it is and that they agreed, e.g. "
+                       f"--consent \"Ana Ruiz, recorded 2026-11-02, agreed to cloning for {character}\"")
+    try:
+        import soundfile
+
+        info = soundfile.info(str(path))
+    except Exception as e:  # noqa: BLE001 - soundfile raises its own error types
+        raise CliError(f"{path} is not an audio file soundfile can read ({str(e).splitlines()[0][:80]}); "
+                       "give a WAV or FLAC of the actor's voice") from None
+    if not 2.0 <= info.duration <= 60.0:
+        raise CliError(f"{path} is {info.duration:.1f} s long; cloning wants 3 to 30 s of clean speech")
+    prov = Provenance(tool="reference", backend="recording", model_id=path.name, prompt=consent.strip(),
+                      parameters={"character": character, "seconds": round(info.duration, 2),
+                                  "sample_rate": info.samplerate, "consent": consent.strip()},
+                      started_at=utcnow(), finished_at=utcnow())
+    return AssetRef.of(store.assets.put_file(path, prov))
+
+
+def cmd_languages(args) -> int:
+    """Show or set the project's languages: the script's own first, then those it is dubbed into."""
+    store = open_project(Path(args.project))
+    if args.languages:
+        wanted = parse_languages(args.languages)
+        if wanted[0] != store.settings.languages[0] and store.sheet() is not None:
+            raise CliError(f"the script is in {store.settings.languages[0]}: keep it first "
+                           f"(inkubator languages {store.settings.languages[0]} {' '.join(wanted[1:])})")
+        store.save_settings(store.settings.model_copy(update={"languages": wanted}))
+        pipe = pipeline_for(store, load_args_config(args, store.root))
+        stale = pipe.refresh_staleness()
+        print(f"languages: {' '.join(wanted)} (script in {wanted[0]}"
+              + (f"; dubbed into {', '.join(wanted[1:])}" if len(wanted) > 1 else "") + ")"
+              + (f"; {len(stale)} draft(s) now stale" if stale else ""))
+        if len(wanted) > 1:
+            print(f"next: inkubator translate --project {args.project} (type or draft each line's translation)")
+        return EXIT_OK
+    langs = store.settings.languages
+    print(f"{' '.join(langs)} (script in {langs[0]}" + (f"; dubbed into {', '.join(langs[1:])})" if len(langs) > 1
+                                                          else "; add dubbing languages: inkubator languages "
+                                                               f"{langs[0]} ja)"))
+    return EXIT_OK
+
+
+def cmd_translate(args) -> int:
+    """List each line's translations, type one (`3.1 ja TEXT`), or draft them with the model."""
+    store = open_project(Path(args.project))
+    pipe = pipeline_for(store, load_args_config(args, store.root))
+    dubbed = store.settings.languages[1:]
+    if not dubbed:
+        raise CliError(f"this project is only in {store.settings.languages[0]}; add a language to dub into: "
+                       f"inkubator languages --project {args.project} {store.settings.languages[0]} ja")
+    if args.line:
+        if not args.language or not args.text:
+            raise CliError(f"type it as: inkubator translate --project {args.project} {args.line} "
+                           f"{dubbed[0]} \"the line in {dubbed[0]}\"")
+        d, stale = pipe.changes_stale(lambda: pipe.type_translation(args.line, args.language, " ".join(args.text),
+                                                                    approver=args.approver))
+        print(f"line {args.line} in {args.language}: {d.data['text']} (typed, approved)")
+        if d.data.get("flag"):
+            print(f"  timing: {d.data['flag']}")
+        if stale:
+            print(f"{len(stale)} draft(s) now stale: " + ", ".join(f"{x.step.value} {x.id}" for x in stale))
+        return EXIT_OK
+    if args.draft:
+        if pipe.backend(Step.TRANSLATE) is None:
+            r = next(r for r in pipe.registry.readiness() if r.step == Step.TRANSLATE)
+            raise CliError(f"{r.detail}; {r.fix}")
+        report = pipe.run_step(Step.TRANSLATE)
+        print(report.summary())
+        for job, err in report.failed:
+            print(f"  failed: {job}: {err}")
+        for d in report.created + report.cached:
+            print(f"  draft {d.id}: {d.data['text']}" + (f"  [{d.data['flag']}]" if d.data.get("flag") else ""))
+        if report.created or report.cached:
+            print(f"approve with: inkubator approve --project {args.project} "
+                  + " ".join(str(d.id) for d in report.created + report.cached))
+        return EXIT_OK
+    rows = pipe.translations(args.language)
+    if args.json:
+        print(json.dumps([{"line": ref, "language": t.request.target, "character": t.request.character,
+                           "text": t.request.text, "translation": d.data["text"] if d else None,
+                           "status": d.status.value if d else "todo", "draft": d.id if d else None,
+                           "flag": d.data.get("flag") if d else None} for ref, t, d in rows],
+                         indent=2, ensure_ascii=False))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="translations (type one: inkubator translate --project DIR LINE LANG TEXT)")
+    for col in ("Line", "Lang", "Who", "Original", "Translation", "Status"):
+        table.add_column(col)
+    for ref, t, d in rows:
+        table.add_row(ref, t.request.target, t.request.character, t.request.text,
+                      (d.data["text"] + (f" [yellow]({d.data['flag']})[/]" if d.data.get("flag") else "")) if d
+                      else "[dim]—[/]", d.status.value if d else "[dim]todo[/]")
     console().print(table)
     return EXIT_OK
 

@@ -136,6 +136,22 @@ class BackendInfo:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class VoiceOption:
+    """One voice a voice backend can cast in one language (its `catalog(language)`).
+    `quality` orders default casting: native voices first, then accented ones
+    (Kokoro's Japanese voices reading English), then robotic ones (espeak-ng)."""
+
+    engine: str
+    voice: str
+    language: str
+    gender: Literal["female", "male", ""] = ""
+    quality: Literal["native", "accented", "robotic"] = "native"
+    licence: str = ""
+    # Words for a person: "en_US-joe-medium (CC0-1.0)", "jf_alpha, Japanese voice reading English".
+    label: str = ""
+
+
 @dataclass
 class Readiness:
     """What `inkubator doctor` says about one backend."""

@@ -7,6 +7,7 @@ revisions mark exactly their dependants stale; unchanged inputs do no work.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import uuid
 from collections.abc import Callable
@@ -16,10 +17,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..project.assets import atomic_write_bytes
+from ..exports.subtitles import animatic_exports
 from ..project.models import (
     BeatSheet,
     Character,
+    DialogueLine,
     Draft,
     DraftStatus,
     Provenance,
@@ -30,7 +32,7 @@ from ..project.models import (
     utcnow,
 )
 from ..project.store import ProjectError, Store
-from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, capabilities
+from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
 from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
 from .requests import BeatsRequest, Request
@@ -59,6 +61,8 @@ class StepReport:
         return not self.failed and not self.cancelled
 
     def summary(self) -> str:
+        if self.backend is None and self.step == Step.TRANSLATE:
+            return "translate: no model here can translate; you type each translation (inkubator translate)"
         if self.backend is None:
             return f"{self.step.value}: no backend; skipped"
         parts = [f"{len(self.created)} new", f"{len(self.cached)} from cache", f"{self.up_to_date} up to date"]
@@ -81,6 +85,7 @@ class Pipeline:
         self.executor = executor or make_executor(rt.executor, workers=rt.jobs, ray_address=rt.ray_address)
         self.local = self.executor if isinstance(self.executor, LocalExecutor) else LocalExecutor(rt.jobs)
         self._loaded: set[int] = set()
+        self._pools: tuple[tuple[str, ...], dict[str, list[VoiceOption]]] | None = None
 
     # ---- helpers ---------------------------------------------------------
     def backend(self, step: Step) -> Backend | None:
@@ -92,14 +97,70 @@ class Pipeline:
     def context(self) -> Context:
         enabled = self.enabled_steps()
         motion = self.backend(Step.MOTION)
-        voice = self.backend(Step.VOICE)
-        language = (self.store.settings.languages or ["en"])[0]
-        voices = voice.voices(language) if voice is not None and hasattr(voice, "voices") else []
         keyframe = self.backend(Step.KEYFRAMES)
         return Context(self.store, enabled, end_frames=capabilities(motion).inputs.get("end", "") if motion else "",
-                       voices=voices, long_side=self.registry.config.keyframe.long_side,
+                       pools=self.voice_pools(), long_side=self.registry.config.keyframe.long_side,
                        keyframe_inputs=dict(capabilities(keyframe).inputs) if keyframe else {},
                        on=self.registry.config.motion.on)
+
+    def voice_pools(self) -> dict[str, list[VoiceOption]]:
+        """Per project language, the voices default casting hands out: the configured engine's
+        first (named "" in casts: "the configured engine"), then every other ready engine's,
+        native before accented before robotic. Built once per pipeline (engines list their
+        voices without loading a model)."""
+        languages = tuple(self.store.settings.languages or ["en"])
+        if self._pools is not None and self._pools[0] == languages:
+            return self._pools[1]
+        default = self.backend(Step.VOICE)
+        engines: list[tuple[str, Any]] = [("", default)] if default is not None else []
+        if default is not None and getattr(default, "_inkubator_spec", None) is not None:
+            default_name = default.info().name
+            for spec in self.registry.specs_for(Step.VOICE):
+                if spec.name == default_name:
+                    continue
+                try:
+                    if spec.load_class().readiness(self.registry.config).ready:
+                        engines.append((spec.name, self.registry.named(Step.VOICE, spec.name)))
+                except Exception:  # noqa: BLE001 - an engine that cannot list voices is left out
+                    continue
+        pools: dict[str, list[VoiceOption]] = {}
+        for language in languages:
+            options: list[VoiceOption] = []
+            for name, engine in engines:
+                if hasattr(engine, "catalog"):
+                    found = engine.catalog(language)
+                elif hasattr(engine, "voices"):
+                    found = [VoiceOption(name, v, language) for v in engine.voices(language)]
+                else:
+                    found = []
+                options += [dataclasses.replace(o, engine=name) for o in found]
+            rank = {"native": 0, "accented": 1, "robotic": 2}
+            pools[language] = sorted(options, key=lambda o: rank.get(o.quality, 3))  # stable: engine order kept
+        self._pools = (languages, pools)
+        return pools
+
+    def keep_default_casts(self) -> list[str]:
+        """Write default casting into the sheet for every speaking character and language not
+        yet cast, so voicing a line fixes its voice: a voice installed later recasts no one."""
+        ctx = self.context()
+        sheet = self.store.sheet()
+        if sheet is None:
+            return []
+        said = []
+        speaking = dict.fromkeys(ln.character for shot in sheet.shots for ln in shot.dialogue if ln.character)
+        for name in speaking:
+            ch = sheet.character(name)
+            if ch is None:
+                continue
+            for language in self.store.settings.languages or ["en"]:
+                if language not in ch.voices:
+                    cast = ctx.cast(name, language)
+                    if cast.voice or cast.backend:
+                        ch.voices = {**ch.voices, language: cast}
+                        said.append(f"{name} {language}={cast.label()}")
+        if said:
+            self.store.replace_sheet(sheet, "default casting kept: " + ", ".join(said))
+        return said
 
     def _ensure_loaded(self, backend: Backend, emit: Callable[[ProgressEvent], None]) -> None:
         if id(backend) not in self._loaded:
@@ -127,6 +188,8 @@ class Pipeline:
         that has no live draft for its current inputs. `only` limits targets."""
         if step == Step.BEATS:
             raise ValueError("use draft_beats(notes) for the beats step")
+        if step == Step.VOICE and self.backend(Step.VOICE) is not None:
+            self.keep_default_casts()
         self.refresh_staleness()
         tasks, blocked = plan(step, self.context())
         if only is not None:
@@ -247,7 +310,7 @@ class Pipeline:
             return None, "the beat sheet awaits your approval"
         if self.store.sheet() is None:
             return None, "send notes first: there is no beat sheet yet"
-        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.TRANSLATE, Step.VOICE, Step.ANIMATIC):
             if self.backend(step) is None:
                 continue
             waiting = self.pending(step)
@@ -299,7 +362,7 @@ class Pipeline:
         for f in d.files:
             self.store.assets.write_sidecar(self.store.assets.path(f), prov)
         if d.step == Step.ANIMATIC and d.files:
-            self._export(d.files[0], ANIMATIC_EXPORT)
+            animatic_exports(self.store, self.store.draft(d.id))
         self.refresh_staleness()
         return self.store.draft(d.id)
 
@@ -345,10 +408,6 @@ class Pipeline:
     def _inputs_current(self, d: Draft) -> bool:
         tasks, _ = plan(d.step, self.context())
         return any(t.target == d.target and t.deps_key == d.deps_key for t in tasks)
-
-    def _export(self, rel: str, dest_rel: Path) -> None:
-        dest = self.store.root / dest_rel
-        atomic_write_bytes(dest, self.store.assets.path(rel).read_bytes())
 
     # ---- revision and staleness ---------------------------------------------
     def _apply_sheet(self, sheet: BeatSheet, why: str) -> None:
@@ -411,6 +470,58 @@ class Pipeline:
         self.refresh_staleness()
         return cast
 
+    def line(self, ref: str) -> tuple[Shot, int, DialogueLine]:
+        """A dialogue line by `SHOT.N` (`3.1`, `4A.2`: shot 3's first line) or by its id."""
+        sheet = self.store.sheet()
+        if sheet is None:
+            raise ProjectError("there is no approved beat sheet yet")
+        for shot in sheet.shots:
+            for i, line in enumerate(shot.dialogue):
+                if line.id == ref or f"{shot.number}.{i + 1}" == ref.strip().upper():
+                    return shot, i, line
+        some = ", ".join(f"{s.number}.{i + 1}" for s in sheet.shots for i, _ in enumerate(s.dialogue))
+        raise ProjectError(f"no line {ref!r}; lines are SHOT.N: {some[:200] or 'none (no dialogue yet)'}")
+
+    def translations(self, language: str | None = None) -> list[tuple[str, Task, Draft | None]]:
+        """Each line's translation into each further language (or one): its `SHOT.N` ref, the
+        task and the live draft (approved or pending) for the line as it reads now."""
+        ctx = self.context()
+        tasks, _ = plan(Step.TRANSLATE, ctx)
+        sheet = ctx.sheet
+        refs = {line.id: f"{s.number}.{i + 1}" for s in (sheet.shots if sheet else [])
+                for i, line in enumerate(s.dialogue)}
+        rows = []
+        for t in tasks:
+            if language and t.request.target != language:
+                continue
+            live = [d for d in ctx.drafts(Step.TRANSLATE, t.target) if d.status in LIVE and d.deps_key == t.deps_key]
+            rows.append((refs[t.request.line_id], t, (live[-1] if live else None)))
+        return rows
+
+    def type_translation(self, ref: str, language: str, text: str, *, approver: str | None = None) -> Draft:
+        """The director's own translation of one line: a draft they approve by typing it."""
+        from ..agents.translate import timing
+
+        text = " ".join(text.split())
+        if not text:
+            raise ProjectError("the translation is empty; type what the line says in " + language)
+        if language not in (self.store.settings.languages or ["en"])[1:]:
+            raise ProjectError(f"{language} is not a dubbing language of this project (languages: "
+                               f"{', '.join(self.store.settings.languages)}); add it: inkubator languages")
+        _, _, line = self.line(ref)
+        task = next((t for _, t, _ in self.translations(language) if t.request.line_id == line.id), None)
+        if task is None:
+            raise ProjectError(f"line {ref} has nothing to translate")
+        who = approver or _whoami()
+        prov = Provenance(tool=Step.TRANSLATE.value, backend="typed", model_id=f"typed by {who}", non_neural=True,
+                          prompt=line.text, parameters={"character": line.character}, started_at=utcnow(),
+                          finished_at=utcnow())
+        data = {"text": text, "source_text": line.text, "language": language, "source": task.request.source,
+                **timing(line.text, task.request.source, text, language, self.registry.config.translate.long_ratio)}
+        d = self.store.add_draft(step=Step.TRANSLATE, target=task.target, cache_key=stable_hash({"typed": data}),
+                                 deps_key=task.deps_key, provenance=prov, data=data)
+        return self.approve(d.id, mode="typed", approver=who)
+
     def character(self, name: str):
         sheet = self.store.sheet()
         if sheet is None:
@@ -455,13 +566,14 @@ class Pipeline:
         rows = []
         for ch in ctx.sheet.characters:
             for language in self.store.settings.languages or ["en"]:
-                rows.append((ch.name, language, ctx.cast(ch.name, language), language in ch.voices))
+                cast = ctx.cast(ch.name, language)
+                rows.append((ch.name, language, cast, cast.chosen_by == "director"))
         return rows
 
     def refresh_staleness(self) -> list[int]:
         """Mark stale every live draft whose inputs no longer match; returns their ids."""
         newly: list[int] = []
-        for step in (Step.KEYFRAMES, Step.MOTION, Step.VOICE, Step.ANIMATIC):
+        for step in (Step.KEYFRAMES, Step.MOTION, Step.TRANSLATE, Step.VOICE, Step.ANIMATIC):
             ctx = self.context()
             tasks, _ = plan(step, ctx)
             current = {t.target: t.deps_key for t in tasks}

@@ -42,7 +42,11 @@ BUILTINS: list[BackendSpec] = [
     BackendSpec(Step.MOTION, "rife-vulkan", "inkubator_tui.tools.motion.rife_vulkan:RifeVulkan"),
     BackendSpec(Step.MOTION, "rife", "inkubator_tui.tools.motion.rife:RifeMotion"),
     BackendSpec(Step.MOTION, "camera", "inkubator_tui.tools.motion.camera:CameraMove"),
+    BackendSpec(Step.TRANSLATE, "llm", "inkubator_tui.agents.translate:LLMTranslate"),
     BackendSpec(Step.VOICE, "piper", "inkubator_tui.tools.voice.piper:PiperVoiceBackend"),
+    BackendSpec(Step.VOICE, "kokoro", "inkubator_tui.tools.voice.kokoro:KokoroVoice"),
+    BackendSpec(Step.VOICE, "coqui", "inkubator_tui.tools.voice.coqui:CoquiVoice"),
+    BackendSpec(Step.VOICE, "espeak", "inkubator_tui.tools.voice.espeak:EspeakVoice"),
     BackendSpec(Step.ANIMATIC, "ffmpeg", "inkubator_tui.tools.animatic:Animatic"),
 ]
 
@@ -60,8 +64,8 @@ class UnknownBackend(BackendError):
     """A configured backend name that no built-in or plugin has."""
 
 
-SECTION = {Step.BEATS: "llm", Step.KEYFRAMES: "keyframe", Step.MOTION: "motion", Step.VOICE: "voice",
-           Step.ANIMATIC: "animatic"}
+SECTION = {Step.BEATS: "llm", Step.KEYFRAMES: "keyframe", Step.MOTION: "motion", Step.TRANSLATE: "translate",
+           Step.VOICE: "voice", Step.ANIMATIC: "animatic"}
 
 
 def configured_choice(config: Config, step: Step) -> str:
@@ -69,6 +73,7 @@ def configured_choice(config: Config, step: Step) -> str:
         Step.BEATS: config.llm.backend,
         Step.KEYFRAMES: config.keyframe.backend,
         Step.MOTION: config.motion.backend,
+        Step.TRANSLATE: config.translate.backend,
         Step.VOICE: config.voice.backend,
         Step.ANIMATIC: "auto",
     }[step]

@@ -98,6 +98,21 @@ class MotionRequest(Request):
         return {"start": self.start, **({"end": self.end} if self.end else {})}
 
 
+class TranslateRequest(Request):
+    """One dialogue line into one language, as a draft for a person to approve."""
+
+    step: ClassVar[Step] = Step.TRANSLATE
+
+    line_id: str
+    text: str
+    character: str = ""
+    delivery: str = ""
+    source: str = "en"
+    target: str
+    # The lines around it, in the source language, so a reply reads in context.
+    context: tuple[str, ...] = ()
+
+
 class VoiceRequest(Request):
     """One dialogue line in one language, spoken by the character's cast voice."""
 
@@ -123,6 +138,8 @@ class AnimaticShot(BaseModel):
     motion: AssetRef | None = None
     # The shot's approved voice lines, in script order.
     voices: tuple[AssetRef, ...] = ()
+    # What each of those lines says (in the animatic's language), for subtitles.
+    subtitles: tuple[str, ...] = ()
 
 
 class AnimaticRequest(Request):
@@ -130,6 +147,9 @@ class AnimaticRequest(Request):
 
     fps: int = Field(ge=1, le=120)
     shots: tuple[AnimaticShot, ...]
+    language: str = "en"
+    # Draw each line's words into the picture while it is spoken.
+    burn_captions: bool = False
 
     def inputs(self) -> dict[str, AssetRef]:
         out: dict[str, AssetRef] = {}
@@ -142,8 +162,8 @@ class AnimaticRequest(Request):
 
 
 REQUEST_TYPES: dict[Step, type[Request]] = {t.step: t for t in
-                                            (BeatsRequest, KeyframeRequest, MotionRequest, VoiceRequest,
-                                             AnimaticRequest)}
+                                            (BeatsRequest, KeyframeRequest, MotionRequest, TranslateRequest,
+                                             VoiceRequest, AnimaticRequest)}
 
 
 class Result(BaseModel):

@@ -24,6 +24,8 @@ from ..project.models import (
     stable_hash,
 )
 from ..project.store import Store
+from .backend import VoiceOption
+from .casting import character_gender, default_casting
 from .requests import (
     AnimaticRequest,
     AnimaticShot,
@@ -31,12 +33,24 @@ from .requests import (
     MotionRequest,
     Request,
     Role,
+    TranslateRequest,
     VoiceRequest,
 )
 
 SHEET_TARGET = "sheet"
 ANIMATIC_TARGET = "project"
 END_SUFFIX = "/end"
+LANGUAGE_SEP = "@"
+
+
+def language_target(base: str, language: str, primary: str) -> str:
+    """A target in one language: the plain target in the script's own language (as before
+    dubbing existed), `<target>@<lang>` in each further one."""
+    return base if language == primary else f"{base}{LANGUAGE_SEP}{language}"
+
+
+def language_of(target: str, primary: str) -> str:
+    return target.rpartition(LANGUAGE_SEP)[2] if LANGUAGE_SEP in target else primary
 
 
 def role_target(shot_id: str, role: Role) -> str:
@@ -79,14 +93,18 @@ class Context:
 
     def __init__(self, store: Store, enabled: set[Step] | None = None, *, end_frames: str = "",
                  voices: list[str] | None = None, long_side: int = 640,
-                 keyframe_inputs: dict[str, str] | None = None, on: int = 1):
+                 keyframe_inputs: dict[str, str] | None = None, on: int = 1,
+                 pools: dict[str, list[VoiceOption]] | None = None):
         self.settings: ProjectSettings = store.settings
         self.sheet: BeatSheet | None = store.sheet()
         # Steps that have a backend; the animatic waits only on those.
         self.enabled = set(Step) if enabled is None else enabled
         # Whether the motion backend reads an end frame: "required", "optional" or "" (it does not).
         self.end_frames = end_frames if Step.MOTION in self.enabled else ""
-        # The configured voice backend's voices, for default casting (distinct voices when it has several).
+        # Voices default casting hands out, per language: the configured engine's first, then
+        # every ready engine's, native before accented before robotic (`Pipeline.voice_pools`).
+        # `voices` alone is the configured engine's list for every language.
+        self.pools = dict(pools or {})
         self.voices = list(voices or [])
         self.long_side = long_side
         # What the keyframe backend reads besides the shot: "start" (end frames are made from the
@@ -97,6 +115,7 @@ class Context:
         self.on = on
         self._speaking = list(dict.fromkeys(line.character for shot in (self.sheet.shots if self.sheet else [])
                                             for line in shot.dialogue if line.character))
+        self._defaults: dict[str, dict[str, VoiceCast]] = {}
         self._by_target: dict[tuple[Step, str], list[Draft]] = {}
         for d in store.drafts():
             self._by_target.setdefault((d.step, d.target), []).append(d)
@@ -145,17 +164,34 @@ class Context:
         ch = self.sheet.character(name) if self.sheet else None
         return ch.seed if ch is not None and ch.seed else zlib.crc32(name.encode())
 
+    @property
+    def primary(self) -> str:
+        """The script's own language."""
+        return (self.settings.languages or ["en"])[0]
+
     def cast(self, character: str, language: str) -> VoiceCast:
-        """Who voices `character` in `language`: the director's casting, else the default —
-        the speaking characters in sheet order take the backend's voices in turn."""
+        """Who voices `character` in `language`: the director's casting (or a default kept
+        when lines were voiced), else default casting over the language's voice pool."""
         sheet = self.sheet
         ch = sheet.character(character) if sheet else None
         if ch is not None and language in ch.voices:
             return ch.voices[language]
-        if not self.voices:
-            return VoiceCast()
-        index = self._speaking.index(character) if character in self._speaking else 0
-        return VoiceCast(voice=self.voices[index % len(self.voices)])
+        if language not in self._defaults:
+            self._defaults[language] = self._default_casts(language)
+        return self._defaults[language].get(character, VoiceCast(chosen_by="default"))
+
+    def _default_casts(self, language: str) -> dict[str, VoiceCast]:
+        pool = self.pools.get(language)
+        if pool is None:
+            pool = [VoiceOption("", v, language) for v in self.voices]
+        sheet = self.sheet
+        kept = {(c.voices[language].backend, c.voices[language].voice) for c in (sheet.characters if sheet else [])
+                if language in c.voices}
+        uncast = [n for n in self._speaking if not (sheet and sheet.character(n) and language in
+                                                     sheet.character(n).voices)]
+        genders = {n: character_gender(sheet.character(n) if sheet else None, n) for n in uncast}
+        picks = default_casting(uncast, genders, pool, taken=kept)
+        return {n: VoiceCast(backend=o.engine, voice=o.voice, chosen_by="default") for n, o in picks.items()}
 
 
 def line_label(shot: Shot, index: int) -> str:
@@ -264,45 +300,94 @@ def plan(step: Step, ctx: Context) -> tuple[list[Task], list[Blocked]]:
             tasks.append(Task(step, shot.id, f"shot {shot.number}", deps, request, seed=shot.seed,
                               upstream=[start, *([end] if end else [])]))
 
-    elif step == Step.VOICE:
-        language = s.languages[0] if s.languages else "en"
-        for shot in sheet.shots:
-            for i, line in enumerate(shot.dialogue):
-                cast = ctx.cast(line.character, language)
+    elif step == Step.TRANSLATE:
+        lines = [(shot, i, line) for shot in sheet.shots for i, line in enumerate(shot.dialogue)]
+        for n, (shot, i, line) in enumerate(lines):
+            around = tuple(f"{ln.character}: {ln.text}" for _, _, ln in lines[max(0, n - 2):n + 3] if ln is not line)
+            for language in s.languages[1:]:
                 deps = {"text": line.text, "character": line.character, "delivery": line.delivery,
-                        "cast": cast.model_dump(mode="json"), "language": language}
-                request = VoiceRequest(line_id=line.id, text=line.text, character=line.character,
-                                       delivery=line.delivery, language=language, cast=cast)
-                tasks.append(Task(step, line.id, line_label(shot, i), deps, request, seed=shot.seed,
-                                  backend=cast.backend))
+                        "source": ctx.primary, "language": language}
+                request = TranslateRequest(line_id=line.id, text=line.text, character=line.character,
+                                           delivery=line.delivery, source=ctx.primary, target=language,
+                                           context=around)
+                tasks.append(Task(step, language_target(line.id, language, ""), f"{line_label(shot, i)} ({language})",
+                                  deps, request, seed=shot.seed))
+
+    elif step == Step.VOICE:
+        for language in s.languages:
+            for shot in sheet.shots:
+                for i, line in enumerate(shot.dialogue):
+                    target = language_target(line.id, language, ctx.primary)
+                    label = line_label(shot, i) + ("" if language == ctx.primary else f" ({language})")
+                    text, upstream = line.text, []
+                    if language != ctx.primary:
+                        tr = ctx.approved(Step.TRANSLATE, language_target(line.id, language, ""))
+                        if tr is None:
+                            blocked.append(Blocked(step, target, label, translation_waiting(ctx, line.id, language)))
+                            continue
+                        text, upstream = tr.data["text"], [tr]
+                    cast = ctx.cast(line.character, language)
+                    deps = {"text": text, "character": line.character, "delivery": line.delivery,
+                            "cast": cast.deps(), "language": language}
+                    request = VoiceRequest(line_id=line.id, text=text, character=line.character,
+                                           delivery=line.delivery, language=language, cast=cast)
+                    tasks.append(Task(step, target, label, deps, request, seed=shot.seed, backend=cast.backend,
+                                      upstream=upstream))
 
     elif step == Step.ANIMATIC:
-        shots, upstream, missing, cuts = [], [], [], []
-        for shot in sheet.shots:
-            kf = ctx.approved(Step.KEYFRAMES, shot.id)
-            mo = ctx.approved(Step.MOTION, shot.id) if (Step.MOTION in ctx.enabled) else None
-            if kf is None:
-                missing.append(f"shot {shot.number}: {ctx.waiting_words(Step.KEYFRAMES, shot.id)}")
-            if (Step.MOTION in ctx.enabled) and mo is None:
-                missing.append(f"shot {shot.number}: {ctx.waiting_words(Step.MOTION, shot.id)}")
-            voices = []
-            for i, line in enumerate(shot.dialogue if Step.VOICE in ctx.enabled else []):
-                v = ctx.approved(Step.VOICE, line.id)
-                if v is None:
-                    missing.append(f"{line_label(shot, i)}: {ctx.waiting_words(Step.VOICE, line.id)}")
-                else:
-                    voices.append(v)
-            upstream += [d for d in (kf, mo, *voices) if d is not None]
-            shots.append({"id": shot.id, "number": shot.number, "duration_s": shot.duration_s,
-                          "keyframe": kf.id if kf else None, "motion": mo.id if mo else None,
-                          "voice": [v.id for v in voices]})
-            if kf is not None:
-                cuts.append(AnimaticShot(number=shot.number, duration_s=shot.duration_s, keyframe=ref(kf),
-                                         motion=ref(mo) if mo else None, voices=tuple(ref(v) for v in voices)))
-        if missing:
-            blocked.append(Blocked(step, ANIMATIC_TARGET, "animatic", "; ".join(missing)))
-        else:
-            deps = {"shots": shots, "fps": s.fps, "aspect": s.aspect}
-            tasks.append(Task(step, ANIMATIC_TARGET, "animatic", deps, AnimaticRequest(fps=s.fps, shots=tuple(cuts)),
-                              upstream=upstream))
+        for language in s.languages:
+            _plan_animatic(ctx, language, tasks, blocked)
     return tasks, blocked
+
+
+def translation_waiting(ctx: Context, line_id: str, language: str) -> str:
+    target = language_target(line_id, language, "")
+    if ctx.drafts(Step.TRANSLATE, target) or Step.TRANSLATE in ctx.enabled:
+        return f"its {language} translation: " + ctx.waiting_words(Step.TRANSLATE, target)
+    return f"waits for its {language} translation (type it: inkubator translate, or /translate in the app)"
+
+
+def _plan_animatic(ctx: Context, language: str, tasks: list[Task], blocked: list[Blocked]) -> None:
+    """One animatic per language: the same pictures, that language's approved lines."""
+    sheet, s = ctx.sheet, ctx.settings
+    step = Step.ANIMATIC
+    shots, upstream, missing, cuts, untranslated = [], [], [], [], 0
+    for shot in sheet.shots:
+        kf = ctx.approved(Step.KEYFRAMES, shot.id)
+        mo = ctx.approved(Step.MOTION, shot.id) if (Step.MOTION in ctx.enabled) else None
+        if kf is None:
+            missing.append(f"shot {shot.number}: {ctx.waiting_words(Step.KEYFRAMES, shot.id)}")
+        if (Step.MOTION in ctx.enabled) and mo is None:
+            missing.append(f"shot {shot.number}: {ctx.waiting_words(Step.MOTION, shot.id)}")
+        voices = []
+        for i, line in enumerate(shot.dialogue if Step.VOICE in ctx.enabled else []):
+            target = language_target(line.id, language, ctx.primary)
+            v = ctx.approved(Step.VOICE, target)
+            if v is not None:
+                voices.append(v)
+            elif language != ctx.primary and not ctx.approved(Step.TRANSLATE, language_target(line.id, language, "")):
+                untranslated += 1
+            else:
+                missing.append(f"{line_label(shot, i)}: {ctx.waiting_words(Step.VOICE, target)}")
+        upstream += [d for d in (kf, mo, *voices) if d is not None]
+        shots.append({"id": shot.id, "number": shot.number, "duration_s": shot.duration_s,
+                      "keyframe": kf.id if kf else None, "motion": mo.id if mo else None,
+                      "voice": [v.id for v in voices]})
+        if kf is not None:
+            cuts.append(AnimaticShot(number=shot.number, duration_s=shot.duration_s, keyframe=ref(kf),
+                                     motion=ref(mo) if mo else None, voices=tuple(ref(v) for v in voices),
+                                     subtitles=tuple(v.provenance.prompt for v in voices)))
+    label = "animatic" + ("" if language == ctx.primary else f" ({language})")
+    target = language_target(ANIMATIC_TARGET, language, ctx.primary)
+    if untranslated:
+        missing.insert(0, f"{untranslated} line(s) wait for their {language} translation")
+    if missing:
+        blocked.append(Blocked(step, target, label, "; ".join(missing)))
+        return
+    # Keys are added only when set, so animatics made before dubbing existed stay current.
+    deps = {"shots": shots, "fps": s.fps, "aspect": s.aspect,
+            **({"language": language} if language != ctx.primary else {}),
+            **({"captions": True} if s.burn_captions else {})}
+    tasks.append(Task(step, target, label, deps,
+                      AnimaticRequest(fps=s.fps, shots=tuple(cuts), language=language, burn_captions=s.burn_captions),
+                      upstream=upstream))

@@ -66,6 +66,8 @@ class Step(StrEnum):
     BEATS = "beats"
     KEYFRAMES = "keyframes"
     MOTION = "motion"
+    # Each dialogue line into each further language of the project, before it is voiced.
+    TRANSLATE = "translate"
     VOICE = "voice"
     ANIMATIC = "animatic"
 
@@ -173,6 +175,13 @@ class VoiceCast(_Model):
     speed: float = Field(default=1.0, gt=0.2, le=4.0)
     # Engine parameters the backend understands (noise scale, pitch, emotion …).
     params: dict[Annotated[str, Field(max_length=40)], float | int | str | bool] = Field(default_factory=dict)
+    # "default": default casting chose it (kept once lines were voiced, so adding a voice
+    # later does not recast anyone); "director": a person chose it.
+    chosen_by: Literal["director", "default"] = "director"
+
+    def deps(self) -> dict:
+        """What a line's voice depends on: who chose the cast does not change the read."""
+        return self.model_dump(mode="json", exclude={"chosen_by"})
 
     @classmethod
     def parse(cls, spec: str, speed: float | None = None) -> tuple[str, VoiceCast]:
@@ -238,11 +247,22 @@ class BeatSheet(_Model):
         return next((c for c in self.characters if c.name == name), None)
 
 
+def base_language(code: str) -> str:
+    """`en_US`, `en-us`, `EN` → `en`: casting matches languages by their base code."""
+    return re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
+
+
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+
+
 class ProjectSettings(_Model):
     title: Annotated[str, Field(max_length=200)] = "Untitled"
     aspect: Literal["16:9", "2.39:1", "1.85:1", "4:3", "1:1", "9:16"] = "16:9"
     fps: int = Field(default=24, ge=1, le=120)
-    languages: list[str] = Field(default_factory=lambda: ["en"])
+    # The script's language first, then the languages it is dubbed into.
+    languages: list[LanguageCode] = Field(default_factory=lambda: ["en"], min_length=1, max_length=12)
+    # Subtitles drawn into each language's animatic (the .srt files are written either way).
+    burn_captions: bool = False
     style_bible: Annotated[str, Field(max_length=4000)] = ""
 
     def frame_size(self, long_side: int = 640) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from ..config import Config
 from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
 from ..pipeline.requests import AnimaticRequest, Result
 from ..project.models import Step
+from . import captions
 from .video import read_mp4, read_wav, resample, write_mp4, write_wav
 
 RATE = 22050
@@ -25,6 +26,7 @@ class Animatic:
 
     def __init__(self, config: Config):
         self.crf = config.animatic.crf
+        self.font = config.animatic.caption_font
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
@@ -55,14 +57,17 @@ class Animatic:
         size = Image.open(ctx.path(plan[0][1])).size
         total_frames = sum(max(1, round(s * fps)) for *_, s in plan)
         track = np.zeros(int(sum(s for *_, s in plan) * RATE) + RATE, dtype=np.int32)
-        cuts, t = [], 0.0
+        cuts, cues, t = [], [], 0.0
         for shot, _, _, audio, seconds in plan:
             cuts.append({"shot": shot.number, "start_s": round(t, 3), "seconds": round(seconds, 3)})
             pos = t + LEAD_IN_S
-            for samples, rate in audio:
+            for k, (samples, rate) in enumerate(audio):
                 s = resample(samples, rate, RATE)
                 i = int(pos * RATE)
                 track[i:i + len(s)] += s
+                text = shot.subtitles[k] if k < len(shot.subtitles) else ""
+                cues.append({"shot": shot.number, "start_s": round(pos, 3), "end_s": round(pos + len(s) / RATE, 3),
+                             "text": text})
                 pos += len(s) / RATE + LEAD_IN_S
             t += seconds
         wav = ctx.workdir / "voice.wav"
@@ -76,15 +81,19 @@ class Animatic:
                 n = max(1, round(seconds * fps))
                 last = None
                 source = read_mp4(ctx.path(motion)) if motion else iter(())
-                for _ in range(n):
+                for j in range(n):
                     frame = next(source, None)
                     if frame is None:  # hold: the keyframe, or the move's last frame
                         frame = last or Image.open(ctx.path(kf)).convert("RGB")
                     last = frame
+                    if request.burn_captions:
+                        frame = captions.burn(frame, captions.active(cues, (done + j) / fps), font=self.font)
                     yield frame
                 done += n
 
         out = ctx.workdir / "animatic.mp4"
         n = write_mp4(out, frames(), size, fps, crf=self.crf, audio=wav)
-        return Result(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts},
-                      parameters={"fps": fps, "width": size[0], "height": size[1]})
+        return Result(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts,
+                                         "cues": cues, "language": request.language},
+                      parameters={"fps": fps, "width": size[0], "height": size[1], "language": request.language,
+                                  **({"captions": "burnt in"} if request.burn_captions else {})})

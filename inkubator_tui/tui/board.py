@@ -9,7 +9,9 @@ from ..views import STATUS_MARK
 from ..project.models import BeatSheet, Step
 from .state import ProjectView
 
-STEP_COLUMNS = [(s, s.value[0].upper()) for s in Step]
+# Translations are per line and language: the translate screen (/translate) shows them, and the
+# V column counts every language's lines.
+STEP_COLUMNS = [(s, s.value[0].upper()) for s in Step if s != Step.TRANSLATE]
 
 
 class ShotBoard(DataTable):

