@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("languages", parents=[common, project],
                        help="the project's languages: the script's first, then those it is dubbed into")
     s.add_argument("languages", nargs="*", metavar="LANG", help="e.g. en ja (none: print them)")
+    s.add_argument("--captions", choices=["on", "off"], help="burn each language's subtitles into its animatic")
     s.set_defaults(fn=cmd_languages)
 
     s = sub.add_parser("translate", parents=[common, project, who],

@@ -203,6 +203,11 @@ def store_reference_clip(store, path: Path, consent: str | None, character: str)
 def cmd_languages(args) -> int:
     """Show or set the project's languages: the script's own first, then those it is dubbed into."""
     store = open_project(Path(args.project))
+    if args.captions:
+        store.save_settings(store.settings.model_copy(update={"burn_captions": args.captions == "on"}))
+        print(f"burnt-in captions {args.captions} (the animatics are made again on the next run)")
+        if not args.languages:
+            return EXIT_OK
     if args.languages:
         wanted = parse_languages(args.languages)
         if wanted[0] != store.settings.languages[0] and store.sheet() is not None:

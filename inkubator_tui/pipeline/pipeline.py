@@ -558,6 +558,40 @@ class Pipeline:
         self.refresh_staleness()
         return ch
 
+    def sample_voice(self, character: str, language: str, cast: VoiceCast | None = None,
+                     cancel: CancelToken | None = None) -> Path:
+        """Say the character's first line in `language` (or a short sentence) with their cast,
+        or `cast` to audition one, into `.work/samples/`; nothing is drafted or approved."""
+        from .requests import VoiceRequest
+
+        _, ch = self.character(character)
+        ctx = self.context()
+        cast = cast or ctx.cast(ch.name, language)
+        backend = self.registry.named(Step.VOICE, cast.backend)
+        if backend is None:
+            raise ProjectError("there is no voice backend (voice.backend = none)")
+        text = f"This is {ch.name}."
+        for shot in ctx.sheet.shots:
+            line = next((ln for ln in shot.dialogue if ln.character == ch.name), None)
+            if line is None:
+                continue
+            if language == ctx.primary:
+                text = line.text
+            else:
+                tr = ctx.approved(Step.TRANSLATE, f"{line.id}@{language}")
+                text = tr.data["text"] if tr else text
+            break
+        folder = self.store.root / ".work" / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        backend.load()
+        request = VoiceRequest(line_id=f"sample-{ch.name}", text=text, character=ch.name, language=language,
+                               cast=cast)
+        files = {cast.reference: self.store.assets.path(cast.reference.rel)} if cast.reference else {}
+        from .backend import JobContext
+
+        result = backend(request, JobContext(workdir=folder, cancel=cancel or CancelToken(), files=files))
+        return Path(result.files[0])
+
     def casting(self) -> list[tuple[str, str, VoiceCast, bool]]:
         """Every speaking character × language: (name, language, cast, chosen by the director)."""
         ctx = self.context()

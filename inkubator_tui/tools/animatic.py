@@ -93,7 +93,11 @@ class Animatic:
 
         out = ctx.workdir / "animatic.mp4"
         n = write_mp4(out, frames(), size, fps, crf=self.crf, audio=wav)
+        unburnt = [c for c in cues if request.burn_captions and c["text"]
+                    and captions.font_for(captions.script_language(c["text"]), self.font) is None]
+        burnt = ("burnt in" if not unburnt else
+                 f"not burnt for {len(unburnt)} line(s): no font here draws their script; set animatic.caption_font")
         return Result(files=[out], data={"frames": n, "fps": fps, "seconds": round(t, 3), "cuts": cuts,
                                          "cues": cues, "language": request.language},
                       parameters={"fps": fps, "width": size[0], "height": size[1], "language": request.language,
-                                  **({"captions": "burnt in"} if request.burn_captions else {})})
+                                  **({"captions": burnt} if request.burn_captions else {})})

@@ -4,6 +4,9 @@ so they read over any keyframe."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -16,6 +19,34 @@ SAFE = 0.9  # title-safe: the middle 90 % of the frame
 def active(cues: list[dict], t: float) -> str:
     """The words of the cue heard at `t` seconds ("" between lines)."""
     return next((c["text"] for c in cues if c["start_s"] <= t < c["end_s"] and c.get("text")), "")
+
+
+# Scripts DejaVu Sans does not draw, and the fontconfig language to look a font up by.
+_SCRIPTS = [(re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]"), "ja"), (re.compile(r"[\uac00-\ud7af\u1100-\u11ff]"), "ko"),
+            (re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"), "zh"), (re.compile(r"[\u0e00-\u0e7f]"), "th"),
+            (re.compile(r"[\u0900-\u097f]"), "hi")]
+
+
+@cache
+def font_for(text_language: str, configured: str) -> str | None:
+    """The font file to draw a script with: the configured one, DejaVu Sans ("") for scripts it
+    covers, else what fontconfig has for the language — None when nothing here draws it (a
+    caption of empty boxes helps no one: the line is then not burnt in, and the draft says why)."""
+    if configured or not text_language:
+        return configured
+    if shutil.which("fc-match") is None:
+        return None
+    try:
+        found = subprocess.run(["fc-match", "-f", "%{file}", f":lang={text_language}"], capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if found and "dejavu" not in found.lower() else None
+
+
+def script_language(text: str) -> str:
+    """"" when DejaVu Sans draws `text`, else the language whose font it needs."""
+    return next((lang for pattern, lang in _SCRIPTS if pattern.search(text)), "")
 
 
 @cache
@@ -45,8 +76,12 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
 
 
 def burn(frame: Image.Image, text: str, *, font: str = "") -> Image.Image:
-    """`frame` with `text` as a caption at the bottom of the safe area (unchanged when empty)."""
+    """`frame` with `text` as a caption at the bottom of the safe area (unchanged when empty, or
+    when no font here draws its script: see `font_for`)."""
     if not text:
+        return frame
+    font = font_for(script_language(text), font)
+    if font is None:
         return frame
     w, h = frame.size
     size = max(10, round(h * 0.055))

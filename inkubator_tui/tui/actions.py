@@ -55,6 +55,8 @@ ACTIONS: tuple[Action, ...] = (
            "[shot]"),
     Action("cast", "Cast voices", "who voices each character, per language; recast one", "board", "cast", "",
            "cast", "[NAME LANG=BACKEND:VOICE]"),
+    Action("translate", "Translate lines", "each line per dubbing language: type a translation, or `draft` them "
+           "with a model that can translate", slash="translate", args="[SHOT.N LANG TEXT | draft]"),
     Action("previous_candidate", "Previous candidate", "show the previous candidate (or the start frame)", "board",
            "previous_candidate"),
     Action("next_candidate", "Next candidate", "show the next candidate (or the end frame)", "board",

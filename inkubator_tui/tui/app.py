@@ -38,7 +38,7 @@ from .actions import ACTIONS, BY_SLASH
 from .board import ShotBoard
 from .chat import ChatPane
 from .preview import Preview, PreviewPane, build_preview, sheet_text
-from .screens import CastScreen, DoctorScreen, EditShotScreen, HelpScreen, NoteScreen
+from .screens import CastScreen, DoctorScreen, EditShotScreen, HelpScreen, NoteScreen, TranslateScreen
 from .state import ProjectView, read_view, shot_of_job
 
 log = logging.getLogger(__name__)
@@ -517,10 +517,76 @@ class InkubatorApp(App):
 
         def job() -> None:
             rows = self.pipeline.casting()
-            self.call_from_thread(self.push_screen, CastScreen(rows),
+            options = self.pipeline.voice_pools()
+            self.call_from_thread(self.push_screen, CastScreen(rows, options, on_sample=self._sample_voice),
                                   lambda line: self._recast(line) if line else None)
 
         self.run_worker(job, thread=True, group="cast", exit_on_error=False)
+
+    def action_translate(self, arg: str = "") -> None:
+        """The translations screen, `/translate SHOT.N LANG TEXT` to type one, `/translate draft`."""
+        if arg.strip().lower() == "draft":
+            def draft(token: CancelToken) -> None:
+                if self.pipeline.backend(Step.TRANSLATE) is None:
+                    r = next(r for r in self.pipeline.registry.readiness() if r.step == Step.TRANSLATE)
+                    self.say(f"{r.detail}. {r.fix}", severity="warning")
+                    return
+                report = self.pipeline.run_step(Step.TRANSLATE, cancel=token, on_progress=self._emit)
+                self.say(report.summary() + ("; approve them on the board or in /translate"
+                                             if report.created else ""))
+
+            self.start_job("translate", draft)
+            return
+        if arg.strip():
+            self._type_translation(arg)
+            return
+
+        def job() -> None:
+            langs = self.store.settings.languages
+            if len(langs) < 2:
+                self.say(f"this project is only in {langs[0]}; add a language to dub into: "
+                         f"inkubator languages --project {self.store.root} {langs[0]} ja", severity="warning")
+                return
+            rows = [{"line": ref, "language": t.request.target, "character": t.request.character,
+                     "text": t.request.text, "translation": d.data["text"] if d else None,
+                     "status": d.status.value if d else "todo", "flag": d.data.get("flag") if d else None}
+                    for ref, t, d in self.pipeline.translations()]
+            can = self.pipeline.backend(Step.TRANSLATE) is not None
+            how = ("`/translate draft` drafts the missing ones with the model; approve them like any draft"
+                   if can else "the embedded model cannot translate, so you type them: Enter on a line, "
+                               "then your translation")
+            self.call_from_thread(self.push_screen, TranslateScreen(rows, how),
+                                  lambda line: self._type_translation(line) if line else None)
+
+        self.run_worker(job, thread=True, group="translate", exit_on_error=False)
+
+    def _type_translation(self, line: str) -> None:
+        parts = line.split(maxsplit=2)
+        if len(parts) < 3:
+            self.notify("write it as SHOT.N LANG TEXT, e.g. 1.1 ja 灯りはまだついている。", severity="error")
+            return
+        ref, language, text = parts
+
+        def job(token: CancelToken) -> None:
+            d, stale = self.pipeline.changes_stale(lambda: self.pipeline.type_translation(ref, language, text))
+            self.say(f"line {ref} in {language}: {d.data['text']}"
+                     + (f" — {d.data['flag']}" if d.data.get("flag") else "")
+                     + (f"; {len(stale)} draft(s) now stale" if stale else ""))
+
+        self.start_job("translate", job)
+
+    def _sample_voice(self, name: str, language: str) -> None:
+        """Hear `name`'s cast in `language` say their first line (nothing is drafted)."""
+        from . import media
+
+        def job() -> None:
+            try:
+                self.say(f"{name} ({language}): " + media.play_wav(self.pipeline.sample_voice(name, language)))
+            except Exception as e:  # noqa: BLE001 - one line, the cast screen stays open
+                self.say(f"could not sample {name}'s voice: {e}", severity="error")
+
+        self.notify(f"{name} ({language}): rendering a sample…")
+        self.run_worker(job, thread=True, group="audio", exit_on_error=False)
 
     def _recast(self, line: str) -> None:
         words = line.split()

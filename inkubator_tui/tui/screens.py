@@ -185,29 +185,123 @@ class EditShotScreen(ModalScreen[dict | None]):
 
 
 class CastScreen(ModalScreen[str | None]):
-    """Who voices whom: the cast per character and language, and one line to recast
-    ("Mira en=piper:joe speed=1.1"); returns that line, or None when closed."""
+    """Who voices whom, per character and language, with the voices each language can have.
+    `s` hears the selected cast say the character's first line; Enter puts the row into
+    the recast line ("Mira en=kokoro:jf_alpha speed=1.1"), which is returned when submitted."""
+
+    BINDINGS = [Binding("escape", "cancel", "Close"), Binding("s", "sample", "Hear a sample")]
+    DEFAULT_CSS = """
+    CastScreen { align: center middle; }
+    CastScreen > Vertical { width: 110; max-width: 96%; height: auto; max-height: 92%; border: round $accent;
+                            background: $surface; padding: 1 2; }
+    CastScreen DataTable { height: auto; max-height: 14; }
+    CastScreen #voices { height: auto; max-height: 10; color: $text-muted; }
+    """
+
+    def __init__(self, rows: list[tuple[str, str, VoiceCast, bool]], options: dict[str, list] | None = None,
+                 on_sample=None):
+        super().__init__()
+        self.rows = rows
+        self.options = options or {}
+        self.on_sample = on_sample
+
+    def _quality(self, language: str, cast: VoiceCast) -> str:
+        found = next((o for o in self.options.get(language, []) if o.engine == cast.backend
+                      and o.voice == cast.voice), None)
+        return "" if found is None or found.quality == "native" else found.quality
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import DataTable
+
+        with Vertical():
+            yield Label("Cast — [b]s[/] hears the selected voice · Enter puts it in the line below to change · "
+                        "recasting stales exactly that character's lines")
+            table = DataTable(cursor_type="row", id="casting")
+            table.add_columns("character", "lang", "engine", "voice", "", "speed", "chosen by")
+            for i, (name, lang, c, chosen) in enumerate(self.rows):
+                table.add_row(name, lang, c.backend or "(configured)", c.voice or "(default)",
+                              self._quality(lang, c), f"{c.speed:g}", "you" if chosen else "default", key=str(i))
+            yield table
+            if not self.rows:
+                yield Label("(no characters yet: approve a beat sheet)")
+            yield Static(self._voices_text(), id="voices")
+            yield Input(placeholder="Mira en=kokoro:jf_alpha speed=1.1", id="cast")
+
+    def _voices_text(self) -> str:
+        lines = []
+        for lang, opts in self.options.items():
+            by_engine: dict[str, list[str]] = {}
+            for o in opts:
+                mark = {"accented": " (accented)", "robotic": " (robotic)"}.get(o.quality, "")
+                by_engine.setdefault(o.engine or "(configured)", []).append(o.voice + mark)
+            for engine, voices in by_engine.items():
+                more = f" … +{len(voices) - 6}" if len(voices) > 6 else ""
+                lines.append(f"{lang} · {engine}: {', '.join(voices[:6])}{more}")
+        return "\n".join(lines) or "no voice engine is ready (inkubator doctor)"
+
+    def _selected(self) -> tuple[str, str, VoiceCast, bool] | None:
+        from textual.widgets import DataTable
+
+        table = self.query_one("#casting", DataTable)
+        return self.rows[table.cursor_row] if self.rows and table.row_count else None
+
+    def on_data_table_row_selected(self, event) -> None:
+        row = self._selected()
+        if row is not None:
+            name, lang, c, _ = row
+            box = self.query_one("#cast", Input)
+            box.value = f"{name} {lang}={c.backend}:{c.voice}" + (f" speed={c.speed:g}" if c.speed != 1 else "")
+            box.focus()
+
+    def action_sample(self) -> None:
+        row = self._selected()
+        if row is not None and self.on_sample is not None:
+            self.on_sample(row[0], row[1])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TranslateScreen(ModalScreen[str | None]):
+    """Each line's translation per dubbing language. Enter on a row puts it in the line below
+    ("1.1 ja …"); submitting it types that translation (approved as you give it)."""
 
     BINDINGS = [Binding("escape", "cancel", "Close")]
     DEFAULT_CSS = """
-    CastScreen { align: center middle; }
-    CastScreen > Vertical { width: 90; height: auto; max-height: 90%; border: round $accent;
-                            background: $surface; padding: 1 2; }
-    CastScreen Markdown { height: auto; max-height: 20; }
+    TranslateScreen { align: center middle; }
+    TranslateScreen > Vertical { width: 120; max-width: 96%; height: auto; max-height: 92%;
+                                 border: round $accent; background: $surface; padding: 1 2; }
+    TranslateScreen DataTable { height: auto; max-height: 20; }
     """
 
-    def __init__(self, rows: list[tuple[str, str, VoiceCast, bool]]):
+    def __init__(self, rows: list[dict], how: str):
         super().__init__()
         self.rows = rows
+        self.how = how
 
     def compose(self) -> ComposeResult:
-        table = "\n".join(f"| {name} | {lang} | {c.backend or '(configured)'} | {c.voice or '(default)'} | "
-                          f"{c.speed:g} | {'you' if chosen else 'default'} |" for name, lang, c, chosen in self.rows)
+        from textual.widgets import DataTable
+
         with Vertical():
-            yield Label("Cast — recasting a character stales exactly that character's lines")
-            yield Markdown("| character | lang | engine | voice | speed | chosen by |\n|---|---|---|---|---|---|\n"
-                           + (table or "| (no characters yet: approve a beat sheet) | | | | | |"))
-            yield Input(placeholder="Mira en=piper:joe speed=1.1", id="cast")
+            yield Label(f"Translations — {self.how}")
+            table = DataTable(cursor_type="row", id="translations")
+            table.add_columns("line", "lang", "who", "original", "translation", "status")
+            for i, r in enumerate(self.rows):
+                table.add_row(r["line"], r["language"], r["character"], r["text"][:40],
+                              (r["translation"] or "—")[:40] + (" ⚠" if r.get("flag") else ""), r["status"],
+                              key=str(i))
+            yield table
+            yield Input(placeholder="1.1 ja 灯りはまだついている。 (line, language, your translation)", id="typed")
+
+    def on_data_table_row_selected(self, event) -> None:
+        r = self.rows[event.cursor_row]
+        box = self.query_one("#typed", Input)
+        box.value = f"{r['line']} {r['language']} {r['translation'] or ''}".rstrip() + " "
+        box.cursor_position = len(box.value)
+        box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
