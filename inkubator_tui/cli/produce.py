@@ -49,6 +49,8 @@ def cmd_produce(args) -> int:
     result: dict[str, Any] = {"project": str(root), "mode": mode, "steps": reports, "complete": False}
 
     def finish(code: int) -> int:
+        for notice in pipe.notices:
+            print(f"inkubator: warning: {notice}", file=sys.stderr)
         status = project_status(pipe)
         result["waiting"] = status["pending"]
         result["animatic"] = status["animatic"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,8 @@ def cmd_approve(args) -> int:
     for draft_id in args.ids:
         d = pipe.approve(draft_id, mode="cli", approver=args.approver)
         print(f"approved draft {d.id}: {d.step.value} {d.target} v{d.version}")
+    for notice in pipe.notices:
+        print(f"inkubator: warning: {notice}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -191,8 +194,9 @@ def store_reference_clip(store, path: Path, consent: str | None, character: str)
     except Exception as e:  # noqa: BLE001 - soundfile raises its own error types
         raise CliError(f"{path} is not an audio file soundfile can read ({str(e).splitlines()[0][:80]}); "
                        "give a WAV or FLAC of the actor's voice") from None
-    if not 2.0 <= info.duration <= 60.0:
-        raise CliError(f"{path} is {info.duration:.1f} s long; cloning wants 3 to 30 s of clean speech")
+    if not 3.0 <= info.duration <= 60.0:
+        raise CliError(f"{path} is {info.duration:.1f} s long; cloning wants 3 to 60 s of clean speech "
+                       "(6 to 30 s is best)")
     prov = Provenance(tool="reference", backend="recording", model_id=path.name, prompt=consent.strip(),
                       parameters={"character": character, "seconds": round(info.duration, 2),
                                   "sample_rate": info.samplerate, "consent": consent.strip()},

@@ -32,8 +32,9 @@ def srt(cues: list[dict]) -> str:
     blocks = []
     for i, c in enumerate(spoken):
         end = max(c["end_s"], c["start_s"] + MIN_CUE_S)
-        if i + 1 < len(spoken):
-            end = min(end, spoken[i + 1]["start_s"] - 0.001) if end > spoken[i + 1]["start_s"] else end
+        if i + 1 < len(spoken) and end > spoken[i + 1]["start_s"]:
+            # held no later than the next cue's start, but never ending before its own start
+            end = max(c["end_s"], min(end, spoken[i + 1]["start_s"] - 0.001), c["start_s"] + 0.001)
         text = "\n".join(ln.strip() for ln in c["text"].strip().splitlines() if ln.strip())
         blocks.append(f"{i + 1}\n{timestamp(c['start_s'])} --> {timestamp(end)}\n{text}\n")
     return "\n".join(blocks)

@@ -86,6 +86,9 @@ class Pipeline:
         self.local = self.executor if isinstance(self.executor, LocalExecutor) else LocalExecutor(rt.jobs)
         self._loaded: set[int] = set()
         self._pools: tuple[tuple[str, ...], dict[str, list[VoiceOption]]] | None = None
+        # Things a person must hear about once (a non-commercial licence approved into the project);
+        # the CLI prints them and the app says them, then clears the list.
+        self.notices: list[str] = []
 
     # ---- helpers ---------------------------------------------------------
     def backend(self, step: Step) -> Backend | None:
@@ -350,6 +353,10 @@ class Pipeline:
                                f"run the {d.step.value} step again for a new version")
         who = approver or _whoami()
         prov = d.provenance.model_copy(update={"approver": who, "approved_at": utcnow(), "approval_mode": mode})
+        if d.provenance.parameters.get("non_commercial") and not any(
+                x.provenance.parameters.get("non_commercial") for x in self.store.drafts(status=DraftStatus.APPROVED)):
+            self.notices.append(f"draft {d.id} was made by {d.provenance.model_id} under {d.provenance.licence}: "
+                                "this project now holds non-commercial audio; recast before any commercial use")
         with self.store.transaction():
             for sib in self.store.drafts(d.step, d.target, LIVE):
                 if sib.id != d.id:

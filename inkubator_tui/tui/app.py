@@ -225,6 +225,8 @@ class InkubatorApp(App):
     def _run_job(self, label: str, fn: Callable[[CancelToken], None], token: CancelToken) -> None:
         try:
             fn(token)
+            while self.pipeline.notices:
+                self.say(self.pipeline.notices.pop(0), severity="warning")
         except (ProjectError, EditError, BackendError) as e:
             self.post_message(self.Said("system", str(e), severity="warning"))
         except Exception as e:  # noqa: BLE001 - one line in the app, the whole story in the log

@@ -17,6 +17,8 @@ import numpy as np
 
 DEFAULT_LUFS = -20.0
 PEAK_DBFS = -1.0
+# The limiter aims just under the ceiling, so 16-bit rounding never lands a sample above it.
+_CEILING = 10 ** (PEAK_DBFS / 20) * 0.999
 # Silence is anything this far below the line's own peak; keep a little air at the ends.
 SILENCE_BELOW_PEAK_DB = 40.0
 PAD_S = 0.04
@@ -45,10 +47,10 @@ def _r(x: float) -> float | None:
 def mono_float(samples: np.ndarray) -> np.ndarray:
     """Any engine's output (int16, float, stereo) as mono float32 in [-1, 1]."""
     a = np.asarray(samples)
+    if a.dtype.kind in "iu":  # scale integers first: the channel average below is float
+        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
     if a.ndim > 1:
         a = a.mean(axis=1 if a.shape[1] <= 8 else 0)
-    if a.dtype.kind in "iu":
-        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
     return np.nan_to_num(a.astype(np.float32, copy=False))
 
 
@@ -87,7 +89,7 @@ def loudness(samples: np.ndarray, rate: int) -> float:
 def limit(x: np.ndarray, knee_db: float = -6.0) -> np.ndarray:
     """Soft-limit peaks above `knee_db` so nothing passes PEAK_DBFS (a tanh knee: brief
     peaks are rounded, speech below the knee is untouched)."""
-    t, c = 10 ** (knee_db / 20), 10 ** (PEAK_DBFS / 20)
+    t, c = 10 ** (knee_db / 20), _CEILING
     mag = np.abs(x)
     over = mag > t
     if not over.any():

@@ -341,7 +341,8 @@ class CoquiVoice:
         who = request.character or "this character"
         if s.xtts and cast.reference is None:
             raise BackendError(f"XTTS clones a voice: give {who} a reference clip: inkubator cast {who} "
-                               f"{request.language}=coqui: --reference clip.wav")
+                               f"{request.language}=coqui: --reference clip.wav "
+                               "--consent \"whose voice, and that they agreed\"")
         self.load()
         tts = self._tts
         spoken = list(tts.synthesizer.tts_model.language_manager.language_names)
