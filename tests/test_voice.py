@@ -915,3 +915,33 @@ def test_play_with_a_device_plays_the_samples(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     said = media.play_wav(wav)
     assert played == [(int(0.3 * RATE), RATE)] and said == "played line.wav (0.3s)"
+
+
+# ---- a non-commercial licence is said once --------------------------------------------------------
+class NonCommercialVoice(Double):
+    """Stands for XTTS: every line it makes is under a non-commercial licence."""
+
+    def __init__(self):
+        super().__init__(Step.VOICE)
+
+    def __call__(self, request, ctx):
+        result = super().__call__(request, ctx)
+        return result.model_copy(update={"licence": "CPML (Coqui Public Model License): non-commercial use only",
+                                         "parameters": {"non_commercial": True}})
+
+
+def test_approving_the_first_non_commercial_line_warns_once(store):
+    config = load_config().config
+    reg = Registry(config, overrides={Step.BEATS: RuleBeats(config), Step.KEYFRAMES: Double(Step.KEYFRAMES),
+                                      Step.MOTION: Double(Step.MOTION), Step.VOICE: NonCommercialVoice(),
+                                      Step.ANIMATIC: Double(Step.ANIMATIC)})
+    pipe = Pipeline(store, reg)
+    pipe.draft_beats(TWO_SPEAKERS)
+    approve_all(pipe, Step.BEATS)
+    pipe.run_step(Step.VOICE)
+    first, *rest = pipe.pending(Step.VOICE)
+    pipe.approve(first.id, mode="test", approver="tester")
+    assert len(pipe.notices) == 1 and "non-commercial" in pipe.notices[0] and f"draft {first.id}" in pipe.notices[0]
+    for d in rest:
+        pipe.approve(d.id, mode="test", approver="tester")
+    assert len(pipe.notices) == 1, "said once, not for every line"
