@@ -310,7 +310,8 @@ async def test_help_and_doctor_are_one_key_away(store):
         await pilot.press("f3")
         await settle(app, pilot)
         assert isinstance(app.screen, DoctorScreen)
-        assert {r["step"] for r in app.screen.rows if r["in_use"]} == {s.value for s in Step}
+        # every step has a backend in use; translations are typed (the embedded model cannot translate)
+        assert {r["step"] for r in app.screen.rows if r["in_use"]} == {s.value for s in Step} - {"translate"}
         await pilot.press("escape")
         await pilot.press("f1")
         await pilot.pause()
@@ -434,6 +435,7 @@ async def test_cast_screen_recasts_one_character(store):
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, CastScreen) and ("Mira", "en") in {(n, lang) for n, lang, *_ in screen.rows}
+        await pilot.press("tab")  # from the cast table to the recast line
         screen.query_one("#cast").value = "Mira en=piper: speed=1.2"
         await pilot.press("enter")
         await settle(app, pilot)
@@ -483,3 +485,45 @@ async def test_a_running_job_shows_its_live_preview(store):
         assert "live: shot 1: denoising 4/8" in footer and images == 1
         assert len(store.drafts(Step.KEYFRAMES)) == 5
         assert pane.live is None and "live:" not in str(pane.query_one("#pfooter").render())
+
+
+async def test_translate_screen_types_a_line_and_cast_screen_plays_a_sample(store, monkeypatch):
+    from inkubator_tui.tui import media
+    from inkubator_tui.tui.screens import TranslateScreen
+
+    played = []
+    monkeypatch.setattr(media, "play_wav", lambda path: played.append(path) or f"played {path.name}")
+    store.save_settings(store.settings.model_copy(update={"languages": ["en", "ja"]}))
+    app, pipe, doubles = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        note = app.query_one(NoteInput)
+        for text in (FIVE_SHOTS, "/approve", "/translate"):
+            note.value = text
+            await pilot.press("enter")
+            await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TranslateScreen)
+        assert [(r["line"], r["language"], r["status"]) for r in screen.rows] == [("4.1", "ja", "todo")]
+        assert "the embedded model cannot translate" in str(screen.query_one("Label").render())
+        await pilot.press("enter")  # the row into the line below
+        box = screen.query_one("#typed")
+        assert box.value == "4.1 ja " and box.has_focus
+        box.value += "動いた。"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, TranslateScreen)
+        [typed] = store.drafts(Step.TRANSLATE, status=DraftStatus.APPROVED)
+        assert typed.data["text"] == "動いた。" and typed.provenance.backend == "typed"
+        assert "line 4.1 in ja: 動いた。" in chat_text(app)
+        # the cast screen: `s` on a row hears that cast say the character's line (the voice double here)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CastScreen)
+        name, language, *_ = app.screen.rows[0]
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert len(played) == 1 and played[0].suffix == ".wav"
+        assert doubles[Step.VOICE].calls[-1][0] == f"sample-{name}"
+        assert f"{name} ({language}): played" in chat_text(app)
