@@ -327,6 +327,41 @@ def test_server_backend_streams_and_honours_the_schema(server):
     assert {"Jonas", "Ella"} <= {c.name for c in sheet.characters}
 
 
+@pytest.mark.slow
+def test_translations_are_drafted_by_a_server_and_wait_for_approval(server, tmp_path):
+    """The translate step through a real server: drafts that gate the dubbed voices until approved.
+    (The 270M model's Japanese is not the point; the contract around it is.)"""
+    from conftest import Double, approve_all
+    from inkubator_tui.agents.rules import RuleBeats
+    from inkubator_tui.agents.translate import LLMTranslate
+    from inkubator_tui.pipeline.pipeline import Pipeline
+    from inkubator_tui.pipeline.registry import Registry
+    from inkubator_tui.project.models import ProjectSettings, Step
+    from inkubator_tui.project.store import Store
+
+    config = load_config(cli={"llm.server_url": server, "llm.model_name": "gemma-270m"}).config
+    assert LLMTranslate.readiness(config).ready
+    store = Store.create(tmp_path / "p", ProjectSettings(languages=["en", "ja"]))
+    voice = Double(Step.VOICE)
+    reg = Registry(config, overrides={Step.BEATS: RuleBeats(config), Step.KEYFRAMES: Double(Step.KEYFRAMES),
+                                      Step.MOTION: Double(Step.MOTION), Step.VOICE: voice,
+                                      Step.ANIMATIC: Double(Step.ANIMATIC)})
+    pipe = Pipeline(store, reg)
+    pipe.draft_beats('INT. DOCK - DAWN\n\nMira says, "The boat is late."\n')
+    approve_all(pipe, Step.BEATS)
+    report = pipe.run_step(Step.TRANSLATE)
+    [draft] = report.created
+    assert draft.status.value == "pending" and draft.data["text"].strip() and draft.data["language"] == "ja"
+    assert draft.provenance.backend == "llm" and "gemma-270m" in draft.provenance.model_id
+    assert draft.data["source_text"] == "The boat is late." and "length_ratio" in draft.data
+    voiced = pipe.run_step(Step.VOICE)
+    assert [r.language for r in voice.requests] == ["en"]  # the ja line waits for its approval
+    assert any("its ja translation: translate draft" in b.reason for b in voiced.blocked)
+    pipe.approve(draft.id, mode="test", approver="tester")
+    pipe.run_step(Step.VOICE)
+    assert [(r.language, r.text) for r in voice.requests][-1] == ("ja", draft.data["text"])
+
+
 def test_server_that_is_not_running_is_a_clear_error():
     from inkubator_tui.agents.llm import LLMError
 
