@@ -28,8 +28,11 @@ def test_exports_follow_the_approved_project(pipe, store):
     with pytest.raises(ProjectError, match="approve an animatic"):
         timeline_otio(store)
     produce_all(pipe)
+    (store.root / "exports" / "animatic.mp4").unlink()  # exports are derived: written again when missing
     paths = {p.name for p in export_all(store)}
-    assert paths == {"shotlist.csv", "script.fountain", "timeline.otio", "provenance.json"}
+    assert paths == {"shotlist.csv", "script.fountain", "timeline.otio", "provenance.json", "animatic.mp4",
+                     "animatic.srt", "animatic.en.mp4", "animatic.en.srt"}
+    assert (store.root / "exports" / "animatic.mp4").is_file()
     tl = otio.adapters.read_from_file(str(store.root / "exports" / "timeline.otio"))
     assert len(tl.tracks[0]) == 5
     prov = json.loads((store.root / "exports" / "provenance.json").read_text())

@@ -23,10 +23,11 @@ from PIL import Image
 
 from conftest import Double, approve_all
 from inkubator_tui.agents.rules import RuleBeats
-from inkubator_tui.agents.translate import clean_reply, speaking_seconds
+from inkubator_tui.agents.translate import clean_reply
+from inkubator_tui.pipeline.dubbing import speaking_seconds
 from inkubator_tui.cli import main
 from inkubator_tui.config import load_config
-from inkubator_tui.exports.subtitles import MIN_CUE_S, srt
+from inkubator_tui.pipeline.subtitles import MIN_CUE_S, srt
 from inkubator_tui.pipeline.backend import BackendError, CancelToken, JobContext, VoiceOption
 from inkubator_tui.pipeline.casting import character_gender, default_casting
 from inkubator_tui.pipeline.pipeline import Pipeline

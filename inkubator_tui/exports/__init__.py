@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from ..pipeline.subtitles import all_animatic_exports
 from ..project.assets import atomic_write_bytes
 from ..project.models import DraftStatus, Step
 from ..project.store import ProjectError, Store
@@ -100,6 +101,8 @@ def export_all(store: Store) -> list[Path]:
             continue
         atomic_write_bytes(out / name, text.encode())
         written.append(out / name)
+    # The approved animatics are derived files too: written again (with their subtitles) each time.
+    written += all_animatic_exports(store)
     if not written:
         raise ProjectError("nothing to export yet: approve a beat sheet first")
     return written

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..exports.subtitles import animatic_exports
 from ..project.models import (
     BeatSheet,
     Character,
@@ -33,10 +32,12 @@ from ..project.models import (
 )
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
+from .dubbing import timing
 from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
 from .requests import BeatsRequest, Request
 from .steps import SHEET_TARGET, Blocked, Context, Task, plan
+from .subtitles import animatic_exports
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
 T = TypeVar("T")
@@ -507,8 +508,6 @@ class Pipeline:
 
     def type_translation(self, ref: str, language: str, text: str, *, approver: str | None = None) -> Draft:
         """The director's own translation of one line: a draft they approve by typing it."""
-        from ..agents.translate import timing
-
         text = " ".join(text.split())
         if not text:
             raise ProjectError("the translation is empty; type what the line says in " + language)

@@ -1,4 +1,5 @@
-"""SubRip subtitles of an approved animatic, and the animatic's files on disk.
+"""SubRip subtitles of an approved animatic, and the animatic's files on disk
+(approving an animatic lands it in `exports/`: part of the pipeline's contract).
 
 The animatic backend reports each line's cue (start, end, words) in its
 draft; the .srt is written from those, beside the MP4 of the same language,
