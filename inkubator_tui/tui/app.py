@@ -583,7 +583,9 @@ class InkubatorApp(App):
 
         def job() -> None:
             try:
-                self.say(f"{name} ({language}): " + media.play_wav(self.pipeline.sample_voice(name, language)))
+                # a toast as well as the chat line: the cast screen covers the chat
+                self.say(f"{name} ({language}): " + media.play_wav(self.pipeline.sample_voice(name, language)),
+                         severity="information")
             except Exception as e:  # noqa: BLE001 - one line, the cast screen stays open
                 self.say(f"could not sample {name}'s voice: {e}", severity="error")
 

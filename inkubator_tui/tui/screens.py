@@ -214,8 +214,8 @@ class CastScreen(ModalScreen[str | None]):
         from textual.widgets import DataTable
 
         with Vertical():
-            yield Label("Cast — [b]s[/] hears the selected voice · Enter puts it in the line below to change · "
-                        "recasting stales exactly that character's lines")
+            yield Label("Cast — [b]s[/] hears the selected cast · Enter edits it below · a recast stales "
+                        "exactly that character's lines")
             table = DataTable(cursor_type="row", id="casting")
             table.add_columns("character", "lang", "engine", "voice", "", "speed", "chosen by")
             for i, (name, lang, c, chosen) in enumerate(self.rows):
@@ -230,13 +230,13 @@ class CastScreen(ModalScreen[str | None]):
     def _voices_text(self) -> str:
         lines = []
         for lang, opts in self.options.items():
-            by_engine: dict[str, list[str]] = {}
+            groups: dict[tuple[str, str], list[str]] = {}
             for o in opts:
-                mark = {"accented": " (accented)", "robotic": " (robotic)"}.get(o.quality, "")
-                by_engine.setdefault(o.engine or "(configured)", []).append(o.voice + mark)
-            for engine, voices in by_engine.items():
+                groups.setdefault((o.engine or "(configured)", o.quality), []).append(o.voice)
+            for (engine, quality), voices in groups.items():
                 more = f" … +{len(voices) - 6}" if len(voices) > 6 else ""
-                lines.append(f"{lang} · {engine}: {', '.join(voices[:6])}{more}")
+                note = "" if quality == "native" else f" ({quality})"
+                lines.append(f"{lang} · {engine}{note}: {', '.join(voices[:6])}{more}")
         return "\n".join(lines) or "no voice engine is ready (inkubator doctor)"
 
     def _selected(self) -> tuple[str, str, VoiceCast, bool] | None:
