@@ -114,13 +114,19 @@ def finish(samples: np.ndarray, rate: int, out: Path, *, target_lufs: float = DE
     most = gain + 6.0  # never push more than 6 dB into the limiter: that would be distortion
     # A peaky voice would clip at the target level: soft-limit its peaks and measure again,
     # so it reaches the level instead of sitting under it (two passes converge within 0.2 LU).
-    for _ in range(3):
-        level = limit(cut * 10 ** (gain / 20))
-        got = loudness(level, rate)
-        if not np.isfinite(got) or abs(got - want) < 0.2:
+    # Where the limiter touched nothing, the level is exactly the gain: no second measurement.
+    got = before + gain
+    for attempt in range(3):
+        scaled = cut * 10 ** (gain / 20)
+        level = limit(scaled)
+        if level is scaled:
+            got = before + gain
             break
+        got = loudness(level, rate)
+        if not np.isfinite(got) or abs(got - want) < 0.2 or attempt == 2:
+            break  # `got` and `gain` describe the level written
         gain = min(most, gain + want - got)
     soundfile.write(str(out), level, rate, subtype="PCM_16")
     peak_db = 20 * np.log10(max(float(np.max(np.abs(level))), 1e-9))
-    return Measured(seconds=len(level) / rate, lufs=loudness(level, rate), peak_db=peak_db,
+    return Measured(seconds=len(level) / rate, lufs=got, peak_db=peak_db,
                     trimmed_s=(len(raw) - len(cut)) / rate, gain_db=gain, sample_rate=rate)

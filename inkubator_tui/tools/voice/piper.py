@@ -208,9 +208,19 @@ class PiperVoiceBackend:
         with self._lock:
             if model.model not in self._voices:
                 progress(0.0, f"loading voice {model.model.name}")
+                import onnxruntime
                 from piper import PiperVoice
+                from piper.config import PiperConfig
 
-                self._voices[model.model] = PiperVoice.load(model.model, config_path=model.config_path)
+                # PiperVoice.load gives onnxruntime one spinning thread per core; with runtime.threads
+                # (as every other engine) a voice neither fights the other jobs nor idles hot after.
+                opts = onnxruntime.SessionOptions()
+                opts.intra_op_num_threads = self.config.runtime.threads
+                opts.inter_op_num_threads = 1
+                session = onnxruntime.InferenceSession(str(model.model), sess_options=opts,
+                                                       providers=["CPUExecutionProvider"])
+                config = PiperConfig.from_dict(json.loads(model.config_path.read_text(encoding="utf-8")))
+                self._voices[model.model] = PiperVoice(config=config, session=session)
                 progress(1.0, "voice loaded")
             return self._voices[model.model]
 
