@@ -803,17 +803,23 @@ def test_cli_translate_on_a_one_language_project_says_how_to_add_one(tmp_path, c
     assert "only in en" in err and f"inkubator languages --project {proj} en ja" in err
 
 
-def test_cli_translate_types_a_line(tmp_path, capsys):
-    proj = tmp_path / "typed"
+def _project_with_sheet(proj: Path, languages: list[str] | None = None) -> Path:
+    """A closed project with TWO_SPEAKERS' beat sheet approved, for the CLI to open."""
     store = Store.create(proj)
     try:
-        store.save_settings(store.settings.model_copy(update={"languages": ["en", "ja"]}))
+        if languages:
+            store.save_settings(store.settings.model_copy(update={"languages": languages}))
         config = load_config().config
         pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config)}))
         pipe.draft_beats(TWO_SPEAKERS)
         approve_all(pipe, Step.BEATS)
     finally:
         store.close()
+    return proj
+
+
+def test_cli_translate_types_a_line(tmp_path, capsys):
+    proj = _project_with_sheet(tmp_path / "typed", ["en", "ja"])
     code, out, err = run(capsys, "translate", "--project", proj, "1.1", "ja", "遅いよ。", "--as", "ana")
     assert code == 0, err
     assert out.splitlines()[0] == "line 1.1 in ja: 遅いよ。 (typed, approved)"
@@ -825,16 +831,7 @@ def test_cli_translate_types_a_line(tmp_path, capsys):
 
 @pytest.fixture
 def cast_project(tmp_path):
-    proj = tmp_path / "cast"
-    store = Store.create(proj)
-    try:
-        config = load_config().config
-        pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config)}))
-        pipe.draft_beats(TWO_SPEAKERS)
-        approve_all(pipe, Step.BEATS)
-    finally:
-        store.close()
-    return proj
+    return _project_with_sheet(tmp_path / "cast")
 
 
 def _clip(path: Path, seconds: float) -> Path:

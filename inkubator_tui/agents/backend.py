@@ -66,14 +66,16 @@ def make_llm(config: Config, kind: str) -> LLM:
     return llm
 
 
-class _AgentBeats:
-    step: ClassVar[Step] = Step.BEATS
-    kind: ClassVar[str]
+class LazyLLM:
+    """A backend whose language model (`kind`: "llama" or "openai") loads on first use, once,
+    even when the app prepares it in one thread while a job starts in another."""
+
+    kind: str
 
     def __init__(self, config: Config):
         self.config = config
         self.llm: LLM | None = None
-        self._loading = threading.Lock()  # the app prepares in one thread while a job may start in another
+        self._loading = threading.Lock()
 
     def load(self, progress: Progress = no_progress) -> None:
         with self._loading:
@@ -81,6 +83,11 @@ class _AgentBeats:
                 progress(0.0, "loading the language model")
                 self.llm = make_llm(self.config, self.kind)
                 progress(1.0, f"{self.llm.card.model_id} loaded")
+
+
+class _AgentBeats(LazyLLM):
+    step: ClassVar[Step] = Step.BEATS
+    kind: ClassVar[str]
 
     def prepare(self) -> None:
         """Load the model and evaluate the per-shot examples now, ahead of the first notes."""

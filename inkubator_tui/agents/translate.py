@@ -10,15 +10,15 @@ director to type the translation — the honest path, said in those words.
 from __future__ import annotations
 
 import re
-import threading
 from typing import ClassVar
 
 from ..config import Config
-from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
+from ..pipeline.backend import BackendInfo, JobContext, Readiness
 from ..pipeline.requests import Result, TranslateRequest
 from ..pipeline.dubbing import language_name, timing
 from ..project.models import Step
-from .llm import LLM, LLMError
+from .backend import LazyLLM, gguf_card, gguf_template
+from .llm import LLMError
 
 def clean_reply(reply: str) -> str:
     """The translation alone: the first non-empty line, without quotes or a "Translation:" label."""
@@ -27,22 +27,18 @@ def clean_reply(reply: str) -> str:
     return line.strip().strip('"“”「」').strip()
 
 
-class LLMTranslate:
+class LLMTranslate(LazyLLM):
     step: ClassVar[Step] = Step.TRANSLATE
 
     def __init__(self, config: Config):
-        self.config = config
+        super().__init__(config)
         self.kind = "openai" if config.llm.server_url and config.llm.model_name else "llama"
-        self.llm: LLM | None = None
-        self._loading = threading.Lock()
 
     @classmethod
     def readiness(cls, config: Config) -> Readiness:
         c = config.llm
         if c.server_url and c.model_name:
             return Readiness(Step.TRANSLATE, "llm", True, f"{c.model_name} at {c.server_url} drafts translations")
-        from .backend import gguf_card, gguf_template
-
         try:
             card = gguf_card(config)
             template, _ = gguf_template(card.path)
@@ -62,20 +58,9 @@ class LLMTranslate:
         if self.kind == "openai":
             return BackendInfo(name="llm", model_id=f"{c.model_name} @ {c.server_url}",
                                licence="see the server's model", version="1")
-        from .backend import gguf_card
-
         card = gguf_card(self.config)
         return BackendInfo(name="llm", model_id=card.model_id, weights_sha256=card.weights_sha256,
                            licence=card.licence, version="1", parameters={"temperature": 0.2})
-
-    def load(self, progress: Progress = no_progress) -> None:
-        with self._loading:
-            if self.llm is None:
-                from .backend import make_llm
-
-                progress(0.0, "loading the language model")
-                self.llm = make_llm(self.config, self.kind)
-                progress(1.0, f"{self.llm.card.model_id} loaded")
 
     def __call__(self, request: TranslateRequest, ctx: JobContext) -> Result:
         self.load()

@@ -36,7 +36,7 @@ from .dubbing import timing
 from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_executor, remove_workdir
 from .registry import Registry
 from .requests import BeatsRequest, Request
-from .steps import SHEET_TARGET, Blocked, Context, Task, plan
+from .steps import SHEET_TARGET, Blocked, Context, Task, language_target, plan
 from .subtitles import animatic_exports
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
@@ -584,7 +584,7 @@ class Pipeline:
             if language == ctx.primary:
                 text = line.text
             else:
-                tr = ctx.approved(Step.TRANSLATE, f"{line.id}@{language}")
+                tr = ctx.approved(Step.TRANSLATE, language_target(line.id, language, ""))
                 text = tr.data["text"] if tr else text
             break
         folder = self.store.root / ".work" / "samples"

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..project.assets import atomic_write_bytes
 from ..project.models import Draft, DraftStatus, Step
 from ..project.store import Store
+from .steps import language_of
 
 MIN_CUE_S = 0.7  # a cue shorter than this cannot be read; it is held longer (not past the next)
 
@@ -41,15 +42,11 @@ def srt(cues: list[dict]) -> str:
     return "\n".join(blocks)
 
 
-def language_of(draft: Draft, primary: str) -> str:
-    return draft.data.get("language") or (draft.target.partition("@")[2] or primary)
-
-
 def animatic_exports(store: Store, draft: Draft) -> list[Path]:
     """Write `exports/animatic.<lang>.mp4` and `.srt` for an approved animatic; the script's
     own language is also `exports/animatic.mp4` and `.srt` (a hard link where possible)."""
     primary = (store.settings.languages or ["en"])[0]
-    lang = language_of(draft, primary)
+    lang = draft.data.get("language") or language_of(draft.target, primary)
     out = store.root / "exports"
     written = []
     mp4 = out / f"animatic.{lang}.mp4"
