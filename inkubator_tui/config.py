@@ -124,6 +124,19 @@ class AnimaticConfig(_Section):
     options: BackendOptions = Field(default_factory=dict)
 
 
+class ExportConfig(_Section):
+    # storyboard sheet: panels across x down on a page ("1x1" to "4x4"), and the page's orientation
+    storyboard_grid: Annotated[str, Field(pattern=r"^[1-4]x[1-4]$")] = "3x2"
+    storyboard_orientation: Literal["landscape", "portrait"] = "landscape"
+    # shot list: "script" order, or "setup" order (a scene's shots grouped by size, angle and lens)
+    shot_order: Literal["script", "setup"] = "script"
+    # Content Credentials (C2PA) on exported pictures and videos
+    sign: bool = True
+    # a studio's own signing certificate chain and private key (PEM); empty = this installation's own key
+    signing_cert: str = ""
+    signing_key: str = ""
+
+
 class RuntimeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Threads each engine may use (2 threads need OMP_WAIT_POLICY=PASSIVE to scale).
@@ -173,6 +186,7 @@ class Config(_Section):
     translate: TranslateConfig = TranslateConfig()
     voice: VoiceConfig = VoiceConfig()
     animatic: AnimaticConfig = AnimaticConfig()
+    export: ExportConfig = ExportConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     ui: UIConfig = UIConfig()
     keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEYS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 from typing import ClassVar
@@ -12,6 +13,9 @@ from typing import ClassVar
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# The installation's own files (the Content Credentials signing key, voices) go to a folder of
+# the test run, never the developer's home.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="inkubator-test-data-")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from inkubator_tui.agents.rules import RuleBeats  # noqa: E402
@@ -155,3 +159,46 @@ def produce_all(pipe: Pipeline, notes: str = FIVE_SHOTS) -> None:
         report = pipe.run_step(step)
         assert report.ok, report.failed
         approve_all(pipe, step)
+
+
+TWO_SCENES = """Title: The Last Keeper
+
+INT. LIGHTHOUSE - NIGHT
+
+Close on Oskar's hands on the lamp.
+Oskar says, "It still turns."
+Mira climbs the stairs, wide shot, slow push in.
+
+EXT. CLIFF - DAWN
+
+Wide: the lamp sweeps the sea.
+Mira says, "Then we keep it lit."
+"""
+
+
+@pytest.fixture(scope="session")
+def produced_project(tmp_path_factory):
+    """A whole project made by the real embedded defaults (sketch keyframes, the camera move,
+    Piper and Kokoro voices, the ffmpeg animatic) in English and Japanese (typed translations),
+    every draft approved by "tester". Read-only for tests: copy it before changing anything."""
+    from inkubator_tui.project.models import ProjectSettings
+
+    root = tmp_path_factory.mktemp("produced") / "keeper"
+    store = Store.create(root, ProjectSettings(languages=["en", "ja"]))
+    config = load_config(cli={"motion.backend": "camera", "keyframe.backend": "sketch"}).config
+    pipe = Pipeline(store, Registry(config, overrides={Step.BEATS: RuleBeats(config)}))
+    pipe.draft_beats(TWO_SCENES)
+    approve_all(pipe, Step.BEATS)
+    for step in (Step.KEYFRAMES, Step.MOTION):
+        report = pipe.run_step(step)
+        assert report.ok, report.failed
+        approve_all(pipe, step)
+    for n, text in enumerate(["まだ回っている。", "なら、灯しておこう。"]):
+        shot = [s for s in store.sheet().shots if s.dialogue][n]
+        pipe.type_translation(f"{shot.number}.1", "ja", text, approver="tester")
+    for step in (Step.VOICE, Step.ANIMATIC):
+        report = pipe.run_step(step)
+        assert report.ok, report.failed
+        approve_all(pipe, step)
+    store.close()
+    return root

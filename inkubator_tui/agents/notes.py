@@ -400,13 +400,7 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
         if b.duration_s is not None:
             duration, pinned = b.duration_s, ["duration_s"]
         action = text[:2000]
-        explicit = explicit_camera(action)
-        if not action:
-            prompt = _SIZE_PHRASE[size]
-        elif "size" in explicit:
-            prompt = action.rstrip(".")[:120]  # the action already says the framing
-        else:
-            prompt = f"{_SIZE_PHRASE[size]} of {action[0].lower() + action[1:]}".rstrip(".")[:120]
+        prompt = default_image_prompt(size, action)
         shots.append(Shot(scene=b.scene, number=str(len(shots) + 1), size=size, angle=angle, movement=movement,
                           duration_s=duration, action=action, characters=chars[:20], dialogue=b.lines[:40],
                           image_prompt=prompt, transition=b.transition[:40], notes=" ".join(b.notes)[:2000],
@@ -421,6 +415,16 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
         shots=shots,
         notes=project_notes[:40],
     )
+
+
+def default_image_prompt(size: Size, action: str) -> str:
+    """What a keyframe shows when no one wrote a prompt: the framing, then the action
+    (the action alone when it already says the framing)."""
+    if not action:
+        return _SIZE_PHRASE[size]
+    if "size" in explicit_camera(action):
+        return action.rstrip(".")[:120]
+    return f"{_SIZE_PHRASE[size]} of {action[0].lower() + action[1:]}".rstrip(".")[:120]
 
 
 def _declared(cast: Cast, name: str) -> bool:

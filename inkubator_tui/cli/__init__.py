@@ -23,6 +23,7 @@ from .project_cmds import (
     cmd_approve,
     cmd_cast,
     cmd_export,
+    cmd_import,
     cmd_languages,
     cmd_log,
     cmd_look,
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("produce", parents=[common, project, who, models],
                        help="run notes through every step, stopping at each approval gate")
-    s.add_argument("notes", help=".txt, .md or .fountain")
+    s.add_argument("notes", help=".txt or .md notes, or a screenplay (.fountain, .fdx) read as it is written")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--approve-all", action="store_true",
                    help="approve every draft without asking (recorded in provenance as approve-all)")
@@ -153,8 +154,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_look)
 
     s = sub.add_parser("export", parents=[common, project],
-                       help="write shot-list CSV, Fountain, OTIO timeline and provenance into DIR/exports")
+                       help="write screenplays, shot list, timelines, storyboard, media and provenance into "
+                            "DIR/exports",
+                       epilog="formats: fountain, fdx, csv, media, otio, edl, fcpxml, html, pdf, animatic, srt, "
+                              "provenance (plus plugins; --list says what each opens in)")
+    s.add_argument("--format", "-f", action="append", metavar="F", dest="formats",
+                   help="one format (repeatable; default: every format the project allows)")
+    s.add_argument("--out", "-o", metavar="PATH", help="where to write the one --format (default DIR/exports/…)")
+    s.add_argument("--grid", metavar="CxR", help="storyboard panels across x down, 1x1 to 4x4 (default 3x2)")
+    s.add_argument("--orientation", choices=["landscape", "portrait"], help="storyboard page orientation")
+    s.add_argument("--order", choices=["script", "setup"], help="shot list order (setup: grouped by camera setup)")
+    s.add_argument("--no-sign", action="store_true", help="leave out Content Credentials")
+    s.add_argument("--list", action="store_true", help="list the formats and what opens each")
     s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("import", parents=[common, project, who],
+                       help="read a screenplay (.fountain, .fdx) into the project's beat sheet, for approval")
+    s.add_argument("script", help=".fountain or .fdx")
+    s.add_argument("--approve", action="store_true", help="approve the imported sheet at once")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_import)
 
     s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
     s.set_defaults(fn=cmd_log)

@@ -31,8 +31,11 @@ def cmd_produce(args) -> int:
     from ..pipeline.backend import CancelToken
     from ..pipeline.pipeline import Pipeline
 
+    from ..exports.importing import is_screenplay, read_screenplay
+
     notes_path = Path(args.notes)
-    notes = read_notes(notes_path)
+    imported = read_screenplay(notes_path) if is_screenplay(notes_path) else None
+    notes = imported.text if imported else read_notes(notes_path)
     root = Path(args.project)
     if not (root / "project.sqlite").exists():
         store = Store.create(root, ProjectSettings(title=root.resolve().name))
@@ -70,10 +73,18 @@ def cmd_produce(args) -> int:
             say(f"  failed: {j}: {e}")
 
     try:
-        report = pipe.draft_beats(notes, source=notes_path.name, cancel=cancel, on_progress=printer)
-        record(report)
-        if not report.ok:
-            return finish(EXIT_CANCELLED if report.cancelled else EXIT_FAILED)
+        if imported:  # a screenplay is read as it is written: no model re-plans it
+            d = pipe.import_sheet(imported.sheet, text=notes, source=notes_path.name, reader=imported.reader,
+                          title_page=imported.title_page)
+            reports.append({"step": Step.BEATS.value, "backend": "import", "created": [d.id], "cached": [],
+                            "up_to_date": False, "blocked": [], "failed": [], "cancelled": False})
+            say(f"beats: {notes_path.name} read by {imported.reader}: {len(imported.sheet.shots)} shot(s) "
+                f"in draft {d.id}")
+        else:
+            report = pipe.draft_beats(notes, source=notes_path.name, cancel=cancel, on_progress=printer)
+            record(report)
+            if not report.ok:
+                return finish(EXIT_CANCELLED if report.cancelled else EXIT_FAILED)
         if not _gate(pipe, Step.BEATS, mode, args, say):
             return finish(EXIT_GATE)
         later: list = []  # lines of dubbing languages waiting for a translation: the script's own go on

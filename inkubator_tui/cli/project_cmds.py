@@ -119,12 +119,68 @@ def cmd_revise(args) -> int:
     return EXIT_OK
 
 
-def cmd_export(args) -> int:
-    from ..exports import export_all
+def export_options(args, loaded):
+    """CLI flags over the `[export]` config."""
+    from ..exports import ExportOptions
 
+    cfg = loaded.config.export
+    grid = args.grid or cfg.storyboard_grid
+    try:
+        cols, rows = (int(n) for n in grid.lower().split("x"))
+        if not (1 <= cols <= 4 and 1 <= rows <= 4):
+            raise ValueError
+    except ValueError:
+        raise CliError(f"--grid {grid!r}: write panels across x down, from 1x1 to 4x4 (e.g. 3x2)") from None
+    return ExportOptions(grid=(cols, rows), orientation=args.orientation or cfg.storyboard_orientation,
+                         order=args.order or cfg.shot_order, sign=cfg.sign and not args.no_sign,
+                         signing_cert=cfg.signing_cert, signing_key=cfg.signing_key)
+
+
+def cmd_export(args) -> int:
+    from ..exports import export, exporter_specs
+
+    if args.list:
+        for spec in exporter_specs():
+            ex = spec.load()
+            print(f"{ex.name:<11} {ex.filename:<17} {ex.label}\n{'':<29}opens in: {ex.opens_in}")
+        return EXIT_OK
     store = open_project(Path(args.project))
-    for path in export_all(store):
+    loaded = load_args_config(args, store.root)
+    out = Path(args.out).expanduser() if args.out else None
+    paths, ctx = export(store, args.formats, options=export_options(args, loaded), out=out)
+    for path in paths:
         print(path)
+    for notice in ctx.notices:
+        print(f"inkubator: {notice}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from ..exports.importing import read_screenplay
+
+    imported = read_screenplay(Path(args.script))
+    root = Path(args.project)
+    if not (root / "project.sqlite").exists():
+        store = Store.create(root, ProjectSettings(title=imported.sheet.title or root.resolve().name))
+        print(f"created project {root}", file=sys.stderr)
+    else:
+        store = open_project(root)
+    pipe = pipeline_for(store, load_args_config(args, store.root))
+    d = pipe.import_sheet(imported.sheet, text=imported.text, source=Path(args.script).name, reader=imported.reader,
+                          title_page=imported.title_page)
+    sheet = imported.sheet
+    lines = sum(len(s.dialogue) for s in sheet.shots)
+    said = (f"imported {Path(args.script).name}: {len(sheet.scenes)} scene(s), {len(sheet.shots)} shot(s), "
+            f"{lines} line(s), {len(sheet.characters)} character(s) as beats draft {d.id}")
+    if args.approve:
+        d = pipe.approve(d.id, mode="cli", approver=args.approver)
+    if args.json:
+        print(json.dumps({"draft": d.id, "status": d.status.value, "scenes": len(sheet.scenes),
+                          "shots": len(sheet.shots), "lines": lines,
+                          "characters": [c.name for c in sheet.characters]}, indent=2))
+    else:
+        print(said)
+        print("approved" if args.approve else f"approve with: inkubator approve --project {args.project} {d.id}")
     return EXIT_OK
 
 

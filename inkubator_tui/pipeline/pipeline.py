@@ -185,6 +185,24 @@ class Pipeline:
         task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps, BeatsRequest(notes=notes))
         return self._run(Step.BEATS, [task], [], cancel, on_progress, on_token=on_token, on_partial=on_partial)
 
+    def import_sheet(self, sheet: BeatSheet, *, text: str, source: str, reader: str,
+                     title_page: dict[str, str] | None = None) -> Draft:
+        """A beat sheet read from a screenplay (Fountain, Final Draft) as a pending draft: the
+        director approves it like any other. The same file imported again finds its draft."""
+        deps = {"step": Step.BEATS.value, "notes": text}
+        task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps, BeatsRequest(notes=text))
+        data = BeatSheet.model_validate(sheet.model_dump(mode="json")).model_dump(mode="json")
+        key = stable_hash({"import": reader, "sheet": data})
+        hit = self.store.find_cached(key)
+        if hit is not None and hit.status in LIVE and hit.deps_key == task.deps_key:
+            return hit
+        now = utcnow()
+        prov = Provenance(tool=Step.BEATS.value, backend="import", model_id=reader, licence="", non_neural=True,
+                          prompt=text, parameters={"file": source}, started_at=now, finished_at=now)
+        return self.store.add_draft(step=Step.BEATS, target=SHEET_TARGET, cache_key=key, deps_key=task.deps_key,
+                                    provenance=prov, data={"sheet": data, "source": source,
+                                                           "title_page": dict(title_page or {})})
+
     def run_step(self, step: Step, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
                  only: set[str] | None = None) -> StepReport:

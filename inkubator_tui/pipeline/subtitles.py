@@ -10,6 +10,7 @@ them again from the approved draft whenever they are missing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..project.assets import atomic_write_bytes
@@ -42,15 +43,20 @@ def srt(cues: list[dict]) -> str:
     return "\n".join(blocks)
 
 
-def animatic_exports(store: Store, draft: Draft) -> list[Path]:
+def _copy(src: Path, dest: Path) -> None:
+    atomic_write_bytes(dest, src.read_bytes())
+
+
+def animatic_exports(store: Store, draft: Draft, put: Callable[[Path, Path], None] = _copy) -> list[Path]:
     """Write `exports/animatic.<lang>.mp4` and `.srt` for an approved animatic; the script's
-    own language is also `exports/animatic.mp4` and `.srt` (a hard link where possible)."""
+    own language is also `exports/animatic.mp4` and `.srt` (a hard link where possible).
+    `put` writes the MP4 (the exports sign it with Content Credentials)."""
     primary = (store.settings.languages or ["en"])[0]
     lang = draft.data.get("language") or language_of(draft.target, primary)
     out = store.root / "exports"
     written = []
     mp4 = out / f"animatic.{lang}.mp4"
-    atomic_write_bytes(mp4, store.assets.path(draft.files[0]).read_bytes())
+    put(store.assets.path(draft.files[0]), mp4)
     written.append(mp4)
     sub = out / f"animatic.{lang}.srt"
     atomic_write_bytes(sub, srt(draft.data.get("cues") or []).encode("utf-8"))
@@ -69,9 +75,14 @@ def animatic_exports(store: Store, draft: Draft) -> list[Path]:
     return written
 
 
-def all_animatic_exports(store: Store) -> list[Path]:
-    """Every approved animatic's files (each language's newest approval)."""
+def newest_animatics(store: Store) -> list[Draft]:
+    """Each language's newest approved animatic."""
     newest: dict[str, Draft] = {}
     for d in store.drafts(Step.ANIMATIC, status=DraftStatus.APPROVED):
         newest[d.target] = d
-    return [p for d in newest.values() if d.files for p in animatic_exports(store, d)]
+    return [d for d in newest.values() if d.files]
+
+
+def all_animatic_exports(store: Store) -> list[Path]:
+    """Every approved animatic's files (each language's newest approval)."""
+    return [p for d in newest_animatics(store) for p in animatic_exports(store, d)]
