@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 # System libraries some backends load at run time (Vulkan RIFE — mesa-vulkan-drivers gives any
 # machine a Vulkan device, lavapipe, so its tests run in CI — audio playback, and espeak-ng, the
 # last-resort voice).
-SYSPKGS := libvulkan1 mesa-vulkan-drivers libportaudio2 espeak-ng
+SYSPKGS := libvulkan1 mesa-vulkan-drivers libportaudio2 espeak-ng poppler-utils
 
 .PHONY: run test sysdeps clean
 

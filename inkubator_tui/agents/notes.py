@@ -98,8 +98,10 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             blocks.append(_Block("para", scene_no(), "\n".join(para)))
             para.clear()
 
-    for raw in text.split("\n"):
+    all_lines = text.split("\n")
+    for at, raw in enumerate(all_lines):
         line = raw.rstrip()
+        following = all_lines[at + 1].strip() if at + 1 < len(all_lines) else ""
         stripped = line.strip()
         if not stripped:
             flush()
@@ -135,6 +137,14 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             if pm := PAREN.match(line):
                 cue_delivery = pm.group(1)
                 continue
+            said = any(b.kind == "line" and b.speaker == cue for b in blocks[-1:])
+            if said and following and _is_cue(line):  # the next speaker, with no blank line between
+                cue, cue_delivery = CUE.match(line).group(1).strip(), ""
+                continue
+            if said and _action_after_line(stripped, blocks):
+                cue = None  # "Rashid points at the drive." under a line: the action goes on
+                para.append(line)
+                continue
             flush()
             blocks.append(_Block("line", scene_no(), _clean(stripped)[:1000], cue, cue_delivery[:80]))
             cue_delivery = ""
@@ -145,12 +155,12 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             blocks.append(_Block("transition", scene_no(), tm.group(1).strip(" .:").lower()))
             continue
         cm = CUE.match(line)
-        if cm and not title and not blocks and not scenes and not para and not cm.group(1).strip().endswith(":"):
-            title = _clean(cm.group(1)).title()  # a capitalised first line is the title, not a cue
+        if cm and not title and not blocks and not scenes and not para and not cm.group(1).strip().endswith(":") \
+                and not _opens_dialogue(line, following):
+            title = _clean(cm.group(1)).title()  # a capitalised first line on its own is the title, not a cue
             continue
-        if cm and not para and len(cm.group(1).split()) <= 3 and cm.group(1).strip() not in {
-                "CUT TO", "FADE IN", "FADE OUT", "THE END", "FADE TO BLACK", "BLACK", "CONTINUOUS", "LATER"} \
-                and not cm.group(1).strip().endswith(":"):
+        if cm and _is_cue(line) and (not para or PAREN.match(following) or _named_in(cm.group(1), para, blocks)):
+            flush()  # a screenplay pasted without blank lines: the cue ends the action above it
             cue = cm.group(1).strip()
             cue_delivery = ""
             continue
@@ -165,6 +175,47 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
         para.append(LIST_ITEM.sub("", line))
     flush()
     return _understand(title, scenes, blocks, declared)
+
+
+_NOT_CUES = {"CUT TO", "FADE IN", "FADE OUT", "THE END", "FADE TO BLACK", "BLACK", "CONTINUOUS", "LATER"}
+
+
+def _is_cue(line: str) -> bool:
+    """A character cue: a short name in capitals on its own line (`MIRA`, `DR. OKAFOR (V.O.)`)."""
+    cm = CUE.match(line)
+    if not cm:
+        return False
+    name = cm.group(1).strip()
+    return len(name.split()) <= 3 and name not in _NOT_CUES and not name.endswith(":")
+
+
+def _action_after_line(line: str, blocks: list) -> bool:
+    """Under a finished line of dialogue with no blank line, a sentence that opens on someone
+    who speaks in the scene and a verb is action, not more dialogue."""
+    if not re.search(r"[.!?…][\"”’']?\s*$", blocks[-1].text):
+        return False
+    m = re.match(r"^([A-Z][\w'’\-]+(?:\s[A-Z][\w'’\-]+)?)\s+([a-z]+)\b", line)
+    if not m:
+        return False
+    speakers = {b.speaker.strip().lower() for b in blocks if b.kind == "line"}
+    return m.group(1).lower() in speakers or m.group(1).upper() in {b.speaker.strip() for b in blocks
+                                                                    if b.kind == "line"}
+
+
+def _named_in(cue: str, para: list[str], blocks: list) -> bool:
+    """The cue names someone the text already introduced in capitals, or who spoke before."""
+    name = re.sub(r"\s*\(.*\)\s*$", "", cue).strip()
+    return bool(re.search(rf"\b{re.escape(name)}\b", "\n".join(para))) or any(
+        b.kind == "line" and b.speaker.strip() == name for b in blocks)
+
+
+def _opens_dialogue(line: str, following: str) -> bool:
+    """A capitalised first line is a cue, not the title, when a line is spoken right under it:
+    a parenthetical, or any line under a short name (`MIRA`; not `THE LAST KEEPER`)."""
+    if not following or not _is_cue(line):
+        return False
+    name = CUE.match(line).group(1).split()
+    return bool(PAREN.match(following)) or (len(name) <= 2 and name[0] not in {"THE", "A", "AN"})
 
 
 _NOT_SPEAKERS = {"note", "notes", "music", "sound", "sfx", "vfx", "fx", "camera", "tone", "mood", "style", "title",

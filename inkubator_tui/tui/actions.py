@@ -65,10 +65,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("open", "Open media", "open the motion clip or animatic in your player", "board", "open", "", "open"),
     Action("render", "Render a step", "run a step for some shots, e.g. /render keyframes 2-3", slash="render",
            args="[step] [shots]"),
-    Action("notes", "Send a notes file", "send a notes file (.txt, .md, .fountain, .fdx)", slash="notes",
-           args="PATH"),
+    Action("notes", "Send a notes file", "send notes (.txt, .md), or import a screenplay (.fountain, .fdx) as "
+           "written", slash="notes", args="PATH"),
     Action("model", "Agent model", "show or switch the agent's model", slash="model", args="[PATH | URL NAME]"),
-    Action("export", "Export", "shot-list CSV, Fountain, OTIO timeline, provenance → exports/", slash="export"),
+    Action("export", "Export", "screenplays, shot list, timelines, storyboard, signed media, provenance → exports/",
+           slash="export"),
     Action("undo", "Undo", "withdraw the newest beat-sheet draft, or go back to the previous one", slash="undo"),
 )
 

@@ -361,17 +361,45 @@ class InkubatorApp(App):
         self.start_job(f"{step}", job)
 
     def action_notes(self, arg: str = "") -> None:
-        """/notes PATH: send a notes file (.txt, .md, .fountain) as if typed."""
+        """/notes PATH: send a notes file as if typed; a screenplay (.fountain, .fdx) is
+        imported as it is written, as a beat sheet that waits for approval."""
+        from ..exports.importing import is_screenplay
+
         if not arg:
-            self.notify("give a file: /notes path/to/notes.md", severity="warning")
+            self.notify("give a file: /notes path/to/notes.md (or a .fountain / .fdx screenplay)", severity="warning")
+            return
+        path = Path(arg).expanduser()
+        if is_screenplay(path):
+            self.import_screenplay(path)
             return
         try:
-            text = read_notes(Path(arg).expanduser())
+            text = read_notes(path)
         except NotesFileError as e:
             self.notify(str(e), severity="error", markup=False)
             return
         self.query_one(ChatPane).add("director", text)
         self.send(text, notes=True)
+
+    def import_screenplay(self, path: Path) -> None:
+        from ..exports.importing import read_screenplay
+
+        def job(token: CancelToken) -> None:
+            try:
+                imported = read_screenplay(path)
+            except NotesFileError as e:
+                self.say(str(e), severity="error")
+                return
+            d = self.pipeline.import_sheet(imported.sheet, text=imported.text, source=path.name,
+                                           reader=imported.reader, title_page=imported.title_page)
+            sheet = imported.sheet
+            lines = sum(len(s.dialogue) for s in sheet.shots)
+            self.post_message(self.Said(
+                "agent", f"I read {path.name} as written: {len(sheet.scenes)} scene(s), {len(sheet.shots)} shot(s), "
+                         f"{lines} line(s). Beat sheet draft {d.id} waits for you: approve it (a), or tell me "
+                         "what to change.", persist=True))
+
+        self.query_one(ChatPane).add("director", f"/notes {path}")
+        self.start_job("import", job)
 
     def action_model(self, arg: str = "") -> None:
         if not arg:
@@ -667,11 +695,20 @@ class InkubatorApp(App):
         self.run_worker(lambda: self.say(media.open_path(path)), thread=True, group="open", exit_on_error=False)
 
     def action_export(self) -> None:
-        from ..exports import export_all
+        from ..exports import ExportOptions, export
+
+        c = self.loaded.config.export
+        cols, rows = (int(n) for n in c.storyboard_grid.split("x"))
+        options = ExportOptions(grid=(cols, rows), orientation=c.storyboard_orientation, order=c.shot_order,
+                                sign=c.sign, signing_cert=c.signing_cert, signing_key=c.signing_key)
 
         def job(token: CancelToken) -> None:
-            paths = export_all(self.store)
-            self.say("exported: " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
+            paths, ctx = export(self.store, options=options)
+            out = (self.store.root / "exports").resolve()
+            top = sorted({p.resolve().relative_to(out).parts[0] for p in paths if p.resolve().is_relative_to(out)})
+            self.say(f"exported {len(paths)} files into {out}: " + ", ".join(top))
+            for notice in ctx.notices:
+                self.say(notice, severity="warning")
 
         self.start_job("export", job)
 
