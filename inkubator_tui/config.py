@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_config_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_FILE = "INKUBATOR_CONFIG"
 ENV_PREFIX = "INKUBATOR_"
@@ -178,6 +178,44 @@ class UIConfig(_Section):
     # any Textual theme: textual-dark, textual-light, nord, gruvbox, ...
     theme: str = "textual-dark"
 
+    @field_validator("theme")
+    @classmethod
+    def _known_theme(cls, v: str) -> str:
+        from textual.theme import BUILTIN_THEMES
+
+        if v not in BUILTIN_THEMES:
+            close = difflib.get_close_matches(v, BUILTIN_THEMES, n=1)
+            raise ValueError(f"no theme {v!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; themes: {', '.join(sorted(BUILTIN_THEMES))}")
+        return v
+
+
+MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
+
+
+def key_problem(key: str) -> str:
+    """Why `key` is not a key Textual can bind ("" when it is): `a`, `A`, `f5`, `ctrl+o`,
+    `escape`, `left_square_bracket`; several keys for one action are written `a,x`."""
+    import unicodedata
+
+    from textual.keys import Keys
+
+    for one in key.split(","):
+        one = one.strip()
+        *mods, base = one.split("+") if len(one) > 1 else [one]
+        if not base or any(m not in MODIFIERS for m in mods):
+            return f"{one!r} is not a key (modifiers are {', '.join(sorted(MODIFIERS))})"
+        if len(base) == 1 and base.isprintable() and not base.isspace():
+            continue
+        if base in {k.value for k in Keys} or base in ("space", "enter", "backspace", "tab", "delete"):
+            continue
+        try:
+            unicodedata.lookup(base.replace("_", " "))  # a character by name: left_square_bracket
+        except KeyError:
+            return f"{one!r} is not a key: write one character (a, A, 1), a key name (f5, escape, space, " \
+                   "left_square_bracket) or ctrl+x"
+    return ""
+
 
 class Config(_Section):
     llm: LLMConfig = LLMConfig()
@@ -190,6 +228,14 @@ class Config(_Section):
     runtime: RuntimeConfig = RuntimeConfig()
     ui: UIConfig = UIConfig()
     keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEYS))
+
+    @field_validator("keys")
+    @classmethod
+    def _real_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for action, key in v.items():
+            if problem := key_problem(key):
+                raise ValueError(f"keys.{action}: {problem}")
+        return v
 
 
 class ConfigError(Exception):
@@ -320,8 +366,11 @@ def load_config(cli: dict[str, Any] | None = None, project_dir: Path | None = No
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"][:2])
+        msg = err["msg"].removeprefix("Value error, ")
+        if key == "keys" and ":" in msg:  # the validator names the action: keys.approve
+            key, _, msg = msg.partition(": ")
         raise ConfigError(
-            f"setting {key} = {merged.get(key)!r} (from {sources.get(key, 'default')}): {err['msg']}"
+            f"setting {key} = {merged.get(key)!r} (from {sources.get(key, 'default')}): {msg}"
         ) from e
     return LoadedConfig(config=config, sources=sources, files=files)
 

@@ -6,6 +6,7 @@ them."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .pipeline.pipeline import ANIMATIC_EXPORT, Pipeline
@@ -119,3 +120,28 @@ def motion_summary(d: Draft) -> str:
     if p["decision"] == "hold":
         return f"{head}: holds its keyframe{on}"
     return f"{head}: {p.get('drawings', '?')} drawings in {p.get('passes', 0)} RIFE passes{on}"
+
+
+SHOT_ID = re.compile(r"\b(s[0-9a-f]{8})(?:-l(\d+))?(/end)?(?:@([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?))?\b")
+
+
+def readable_targets(text: str, sheet: BeatSheet | None) -> str:
+    """A log line with shots named as people name them: `keyframes s3dd4c51f/end` →
+    `keyframes shot 3 end`, `voice s3dd4c51f-l1@ja` → `voice shot 3 line 1 (ja)`.
+    An id no longer in the sheet (a removed shot) stays as it is."""
+    numbers = {s.id: s.number for s in sheet.shots} if sheet else {}
+
+    def name(m: re.Match) -> str:
+        number = numbers.get(m.group(1))
+        if number is None:
+            return m.group(0)
+        out = f"shot {number}"
+        if m.group(2):
+            out += f" line {m.group(2)}"
+        if m.group(3):
+            out += " end"
+        if m.group(4):
+            out += f" ({m.group(4)})"
+        return out
+
+    return SHOT_ID.sub(name, text)

@@ -151,15 +151,18 @@ class Conversation:
     def _answer_notes(self, report: StepReport) -> Reply:
         made = report.created + report.cached
         if not made:
+            if report.cancelled:
+                return self._say("Stopped. Nothing was drafted; send the notes again when you want a beat sheet.")
             return self._say("Those notes already have a beat sheet; nothing new to draft."
                              if report.up_to_date else f"I could not draft beats: {report.summary()}")
         d = made[0]
         sheet = BeatSheet.model_validate(d.data["sheet"])
         kept = rules_kept(d.data.get("agent", {}), len(sheet.shots))
         extra = f" ({kept})" if kept else ""
-        if not sheet.shots:
-            return self._say("Those notes hold no shots: write what happens, scene by scene, with any dialogue in "
-                             "quotes.", drafts=[d])
+        if not sheet.shots:  # nothing to approve: the empty draft is withdrawn, not offered
+            self.pipeline.reject(d.id, note="no shots in these notes", approver="inkubator")
+            return self._say("Those notes hold no shots, so there is nothing to approve: write what happens, "
+                             "scene by scene, with any dialogue in quotes.")
         question, pending = self._speaker_questions(sheet)
         text = (f"Beat sheet draft {d.id}: {len(sheet.shots)} shots in {len(sheet.scenes)} scene(s), "
                 f"{sum(len(s.dialogue) for s in sheet.shots)} line(s){extra}. "

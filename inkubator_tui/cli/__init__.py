@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .. import __version__
@@ -17,7 +18,7 @@ from ..pipeline.backend import BackendError
 from ..project.notes_file import NotesFileError
 from ..project.store import ProjectError
 from .agent_cmds import cmd_beats, cmd_chat
-from .common import EXIT_CANCELLED, EXIT_ERROR, CliError
+from .common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError
 from .produce import cmd_produce
 from .project_cmds import (
     cmd_approve,
@@ -214,7 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.fn(args)
+        code = args.fn(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # `inkubator status --json | head`: the reader has all it wanted. Python would print a
+        # traceback while flushing at exit, so stdout goes to devnull first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (CliError, ConfigError, ProjectError, BackendError, NotesFileError) as e:
         print(f"inkubator: {e}", file=sys.stderr)
         return EXIT_ERROR

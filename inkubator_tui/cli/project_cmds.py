@@ -185,9 +185,12 @@ def cmd_import(args) -> int:
 
 
 def cmd_log(args) -> int:
+    from ..views import readable_targets
+
     store = open_project(Path(args.project))
+    sheet = store.sheet()
     for at, what in store.history():
-        print(f"{at}  {what}")
+        print(f"{at}  {readable_targets(what, sheet)}")
     return EXIT_OK
 
 

@@ -370,6 +370,9 @@ class Pipeline:
         if d.status == DraftStatus.STALE or (d.step != Step.BEATS and not self._inputs_current(d)):
             raise ProjectError(f"draft {d.id} is stale (its inputs changed since it was made); "
                                f"run the {d.step.value} step again for a new version")
+        if d.step == Step.BEATS and not (d.data.get("sheet") or {}).get("shots"):
+            raise ProjectError(f"draft {d.id} is a beat sheet with no shots; there is nothing to approve "
+                               "(send notes that say what happens, scene by scene)")
         who = approver or _whoami()
         prov = d.provenance.model_copy(update={"approver": who, "approved_at": utcnow(), "approval_mode": mode})
         if d.provenance.parameters.get("non_commercial") and not any(

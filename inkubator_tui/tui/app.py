@@ -479,10 +479,11 @@ class InkubatorApp(App):
         if arg:
             self._redo_with(arg)
             return
-        if self._picked() is None:
+        pick = self._picked()
+        if pick is None:
             self.notify("nothing here to redo", severity="warning")
             return
-        self.push_screen(NoteScreen("What should change in the new version?"),
+        self.push_screen(NoteScreen("What should change in the new version?", pick.step.value),
                          lambda note: self._redo_with(note) if note is not None else None)
 
     def _redo_with(self, note: str) -> None:

@@ -102,14 +102,20 @@ class NoteScreen(ModalScreen[str | None]):
     NoteScreen > Vertical { width: 70; height: auto; border: round $accent; background: $surface; padding: 1 2; }
     """
 
-    def __init__(self, prompt: str):
+    # What a redo note sounds like for each step's drafts.
+    EXAMPLES = {"beats": "e.g. make shot 3 a close-up, split shot 2", "keyframes": "e.g. warmer light, lower angle",
+                "motion": "e.g. slower, hold the last frame longer", "translate": "e.g. less formal, shorter",
+                "voice": "e.g. slower and more tired, whisper it", "animatic": "e.g. longer pauses between lines"}
+
+    def __init__(self, prompt: str, step: str = "keyframes"):
         super().__init__()
         self.prompt = prompt
+        self.example = self.EXAMPLES.get(step, "e.g. what should change")
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.prompt)
-            yield Input(placeholder="e.g. warmer light, lower angle", id="note")
+            yield Input(placeholder=self.example, id="note")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())

@@ -1,0 +1,100 @@
+"""What annoyed a new user (issue 14), each pinned by a test that failed before its fix:
+pipes that close early, shots named by number in the log, Esc reading as "stopped", an
+empty beat sheet never offered for approval, config mistakes caught, redo examples that
+fit the step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIVE_SHOTS, approve_all
+from inkubator_tui.agents.conversation import Conversation
+from inkubator_tui.cli import main
+from inkubator_tui.config import ConfigError, key_problem, load_config
+from inkubator_tui.pipeline.backend import CancelToken
+from inkubator_tui.project.models import DraftStatus, Step
+from inkubator_tui.project.store import ProjectError
+
+
+def _big_project(tmp_path, shots: int = 300):
+    script = tmp_path / "long.fountain"
+    body = "\n\n".join(f"[[SHOT {i}: MS, static, 2 s]]\nMira crosses the long corridor number {i}, slowly."
+                       for i in range(1, shots + 1))
+    script.write_text(f"Title: Long\n\nINT. CORRIDOR - NIGHT\n\n{body}\n")
+    assert main(["import", str(script), "--project", str(tmp_path / "p"), "--approve"]) == 0
+    return tmp_path / "p"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    root = _big_project(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "inkubator_tui", "status", "--project", str(root), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10)  # like `| head -c 10`: read a little, then close the pipe
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_the_log_names_shots_by_number(pipe, store, capsys):
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    pipe.run_step(Step.KEYFRAMES)
+    assert main(["log", "--project", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "keyframes shot 3 v1 created" in out
+    assert not any(s.id in out for s in store.sheet().shots)
+
+
+def test_esc_while_drafting_reads_as_stopped(pipe):
+    token = CancelToken()
+    token.cancel()
+    reply = Conversation(pipe).send(FIVE_SHOTS, notes=True, cancel=token)
+    assert reply.text.startswith("Stopped.") and "could not" not in reply.text
+    assert pipe.pending(Step.BEATS) == []
+
+
+def test_an_empty_beat_sheet_is_never_offered_for_approval(pipe, store):
+    reply = Conversation(pipe).send("Title: Nothing here\n", notes=True)
+    assert "nothing to approve" in reply.text and not reply.drafts
+    assert pipe.pending(Step.BEATS) == []
+    [d] = store.drafts(Step.BEATS)
+    assert d.status == DraftStatus.REJECTED
+    # and a draft with no shots cannot be approved by id either
+    empty = store.add_draft(step=Step.BEATS, target="sheet", cache_key="k", deps_key="d", provenance=d.provenance,
+                            data={"sheet": {"title": "", "scenes": [], "characters": [], "shots": []}})
+    with pytest.raises(ProjectError, match="no shots; there is nothing to approve"):
+        pipe.approve(empty.id)
+
+
+@pytest.mark.parametrize("key", ["a", "A", "f5", "ctrl+o", "escape", "left_square_bracket", "space", "a,x",
+                                 "ctrl+shift+1"])
+def test_real_keys_are_accepted(key):
+    assert key_problem(key) == ""
+
+
+@pytest.mark.parametrize("key", ["zz top", "zz", "ctrl+", "hyperdrive+a", "f99x"])
+def test_keys_that_do_not_exist_are_config_errors(key, isolated_config):
+    assert key_problem(key)
+    isolated_config.write_text(f'[keys]\napprove = "{key}"\n')
+    with pytest.raises(ConfigError, match=r"^setting keys\.approve = .* is not a key"):
+        load_config()
+
+
+def test_an_unknown_theme_is_a_config_error(isolated_config):
+    isolated_config.write_text('[ui]\ntheme = "nordd"\n')
+    with pytest.raises(ConfigError, match=r"setting ui\.theme = 'nordd' .*did you mean 'nord'"):
+        load_config()
+    isolated_config.write_text('[ui]\ntheme = "gruvbox"\n')
+    assert load_config().config.ui.theme == "gruvbox"
+
+
+def test_a_redo_note_suggests_what_fits_the_step():
+    from inkubator_tui.tui.screens import NoteScreen
+
+    assert "light" in NoteScreen("?", "keyframes").example
+    voice = NoteScreen("?", "voice").example
+    assert "slower" in voice and "light" not in voice and "angle" not in voice
+    assert set(NoteScreen.EXAMPLES) == {s.value for s in Step}
