@@ -98,3 +98,15 @@ def test_a_redo_note_suggests_what_fits_the_step():
     voice = NoteScreen("?", "voice").example
     assert "slower" in voice and "light" not in voice and "angle" not in voice
     assert set(NoteScreen.EXAMPLES) == {s.value for s in Step}
+
+
+@pytest.mark.parametrize("action", ["Close on Oskar's hands.", "Wide shot: the lab goes dark.",
+                                    "Extreme close-up of the blinking light."])
+def test_an_image_prompt_never_repeats_the_framing_the_action_states(action):
+    from inkubator_tui.agents.notes import default_image_prompt
+    from inkubator_tui.project.models import Size
+
+    prompt = default_image_prompt(Size.CU, action)
+    assert prompt == action.rstrip(".") and " of Close" not in prompt
+    assert default_image_prompt(Size.CU, "Oskar waits.") == "close-up of Oskar waits"  # a name keeps its capital
+    assert default_image_prompt(Size.CU, "The lamp turns.") == "close-up of the lamp turns"

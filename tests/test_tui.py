@@ -61,6 +61,16 @@ def chat_text(app) -> str:
     return "\n".join(str(w.render()) for w in app.query_one(ChatPane).query(".msg"))
 
 
+def preview_text(app) -> str:
+    """What the preview pane says, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=60, record=True, file=open("/dev/null", "w"))
+    for wid in ("#ptitle", "#pbody", "#pfooter"):
+        console.print(app.query_one(wid).content)
+    return console.export_text()
+
+
 def board_marks(app, step: Step) -> list[str]:
     board = app.query_one(ShotBoard)
     return [str(board.get_cell(row.key, step.value)) for row in board.ordered_rows]
@@ -134,17 +144,33 @@ async def test_edit_a_shot_in_the_form(pipe, store):
         assert isinstance(app.screen, EditShotScreen)
         duration = app.screen.query_one("#duration_s")
         duration.value = "7.5"
+        app.screen.query_one("#dialogue").text = "Oskar (quietly): We go now."
+        app.screen.query_one("#characters").value = "Oskar"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert store.sheet().shot("2").duration_s == 7.5
-        assert "shot 2: duration_s changed" in chat_text(app)
-        # a bad value stays in the form with a message; nothing is lost or saved
+        shot = store.sheet().shot("2")
+        assert shot.duration_s == 7.5 and shot.characters == ["Oskar"]
+        assert [(d.character, d.text, d.delivery) for d in shot.dialogue] == [("Oskar", "We go now.", "quietly")]
+        assert "shot 2: duration_s, dialogue changed" in chat_text(app)
+        # the preview shows the saved values at once, without moving the selection
+        assert "7.5s" in preview_text(app) and "We go now." in preview_text(app)
+        # a bad value stays in the form with a message a person reads; nothing is lost or saved
         await pilot.press("e")
         await pilot.pause()
         app.screen.query_one("#duration_s").value = "soon"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert isinstance(app.screen, EditShotScreen) and "not saved" in str(app.screen.query_one("#error").render())
+        error = str(app.screen.query_one("#error").render())
+        assert isinstance(app.screen, EditShotScreen) and "duration must be a number of seconds" in error
+        app.screen.query_one("#duration_s").value = "500"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "at most 120 seconds" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#duration_s").value = "7.5"
+        app.screen.query_one("#dialogue").text = "no colon here"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "dialogue line 1: write it as" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
         assert store.sheet().shot("2").duration_s == 7.5
 

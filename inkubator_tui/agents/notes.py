@@ -475,7 +475,15 @@ def default_image_prompt(size: Size, action: str) -> str:
         return _SIZE_PHRASE[size]
     if "size" in explicit_camera(action):
         return action.rstrip(".")[:120]
-    return f"{_SIZE_PHRASE[size]} of {action[0].lower() + action[1:]}".rstrip(".")[:120]
+    first = action.split(maxsplit=1)[0]
+    if first.lower() in _LOWER_FIRST:  # "The lamp" → "close-up of the lamp"; "Oskar" stays a name
+        action = action[0].lower() + action[1:]
+    return f"{_SIZE_PHRASE[size]} of {action}".rstrip(".")[:120]
+
+
+_LOWER_FIRST = {"the", "a", "an", "his", "her", "their", "its", "our", "my", "your", "this", "that", "these",
+                "those", "some", "two", "three", "four", "both", "all", "every", "each", "one", "another", "someone",
+                "something", "nobody", "no"}
 
 
 def _declared(cast: Cast, name: str) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Select, Static
+from textual.widgets import Button, Input, Label, Markdown, Select, Static, TextArea
 
 from ..doctor import doctor_table
 from .actions import ACTIONS, keyed
@@ -136,6 +138,8 @@ class EditShotScreen(ModalScreen[dict | None]):
     EditShotScreen Label { padding: 1 0 0 0; }
     EditShotScreen #buttons { height: auto; align: right middle; }
     EditShotScreen #error { color: $error; height: auto; }
+    EditShotScreen > Vertical { overflow-y: auto; }
+    EditShotScreen TextArea { height: 5; }
     """
 
     def __init__(self, shot: Shot):
@@ -163,6 +167,11 @@ class EditShotScreen(ModalScreen[dict | None]):
                 yield Input(s.action, id="action")
                 yield Label("Image prompt")
                 yield Input(s.image_prompt, id="image_prompt")
+                yield Label("Characters")
+                yield Input(", ".join(s.characters), placeholder="who is in the shot: Mira, Oskar", id="characters")
+                yield Label("Dialogue")
+                yield TextArea(dialogue_text(s.dialogue), id="dialogue", soft_wrap=True, show_line_numbers=False)
+            yield Static("[dim]dialogue: one line each, as  Name: text  or  Name (delivery): text[/]")
             yield Static("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -172,22 +181,71 @@ class EditShotScreen(ModalScreen[dict | None]):
         self.action_save() if event.button.id == "save" else self.action_cancel()
 
     def action_save(self) -> None:
-        values = {"size": self.query_one("#size", Select).value, "angle": self.query_one("#angle", Select).value,
-                  "movement": self.query_one("#movement", Select).value}
-        for key in ("lens", "duration_s", "action", "image_prompt"):
+        values: dict = {"size": self.query_one("#size", Select).value, "angle": self.query_one("#angle", Select).value,
+                        "movement": self.query_one("#movement", Select).value}
+        for key in ("lens", "duration_s", "action", "image_prompt", "characters"):
             values[key] = self.query_one(f"#{key}", Input).value.strip()
+        error = self.query_one("#error", Static)
         try:
             values["duration_s"] = float(values["duration_s"])
-            new = Shot.model_validate({**self.shot.model_dump(), **values})
-        except Exception as e:  # noqa: BLE001 - shown in the form, nothing is lost
-            self.query_one("#error", Static).update(f"not saved: {str(e).splitlines()[-1][:120]}")
+        except ValueError:
+            error.update(f"not saved: duration must be a number of seconds (not {values['duration_s']!r})")
             return
-        old = self.shot.model_dump()
+        values["characters"] = [n.strip() for n in values["characters"].split(",") if n.strip()]
+        try:
+            values["dialogue"] = parse_dialogue(self.query_one("#dialogue", TextArea).text)
+            new = Shot.model_validate({**self.shot.model_dump(), **values})
+        except ValueError as e:  # shown in the form; nothing is lost
+            error.update(f"not saved: {_field_error(e)}")
+            return
+        def same(key: str, a, b) -> bool:  # lines compare by what is said, not by their ids
+            if key == "dialogue":
+                return [(x["character"], x["text"], x["delivery"]) for x in a] == \
+                    [(x["character"], x["text"], x["delivery"]) for x in b]
+            return a == b
+
+        old = self.shot.model_dump(mode="json")
         self.dismiss({k: v for k, v in new.model_dump(mode="json").items()
-                      if k in values and v != (old[k].value if hasattr(old[k], "value") else old[k])})
+                      if k in values and not same(k, v, old[k])})
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+DIALOGUE_ROW = re.compile(r"^\s*([^:()]+?)\s*(?:\(([^)]*)\))?\s*:\s*(\S.*)$")
+FIELD_WORDS = {"duration_s": "duration", "image_prompt": "image prompt"}
+
+
+def dialogue_text(lines) -> str:
+    return "\n".join(f"{d.character or '?'}" + (f" ({d.delivery})" if d.delivery else "") + f": {d.text}"
+                     for d in lines)
+
+
+def parse_dialogue(text: str) -> list[dict]:
+    """The form's dialogue box back into lines: `Name (delivery): text`, one per row (`?` for a
+    line whose speaker is still an open question)."""
+    out = []
+    for n, row in enumerate((r for r in text.splitlines() if r.strip()), start=1):
+        m = DIALOGUE_ROW.match(row)
+        if not m:
+            raise ValueError(f"dialogue line {n}: write it as  Name: text  or  Name (delivery): text")
+        who = "" if m.group(1).strip() == "?" else m.group(1).strip()
+        out.append({"character": who, "text": m.group(3).strip(), "delivery": (m.group(2) or "").strip()})
+    return out
+
+
+def _field_error(e: ValueError) -> str:
+    """A validation error as a person reads it: `duration must be ≤ 120` rather than pydantic's."""
+    from pydantic import ValidationError
+
+    if not isinstance(e, ValidationError):
+        return str(e)
+    err = e.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else ""
+    name = FIELD_WORDS.get(field, field)
+    if field == "duration_s":
+        return "duration must be more than 0 and at most 120 seconds"
+    return f"{name}: {err['msg'].removeprefix('Value error, ')}"
 
 
 class CastScreen(ModalScreen[str | None]):
