@@ -110,3 +110,25 @@ def test_an_image_prompt_never_repeats_the_framing_the_action_states(action):
     assert prompt == action.rstrip(".") and " of Close" not in prompt
     assert default_image_prompt(Size.CU, "Oskar waits.") == "close-up of Oskar waits"  # a name keeps its capital
     assert default_image_prompt(Size.CU, "The lamp turns.") == "close-up of the lamp turns"
+
+
+def test_notes_too_big_for_one_sheet_are_refused_before_anything_is_made(tmp_path, capsys, pipe):
+    big = tmp_path / "epic.txt"
+    big.write_text("Mira walks to the door and looks back at the sea. " * 40_000)  # 2 MB
+    assert main(["produce", str(big), "--project", str(tmp_path / "p")]) == 1
+    err = capsys.readouterr().err
+    assert "epic.txt: 2.0 MB of notes; one beat sheet takes up to 400 KB" in err and err.count("\n") == 1
+    assert not (tmp_path / "p").exists()  # no half-made project
+    with pytest.raises(ProjectError, match="one beat sheet takes up to"):
+        pipe.draft_beats(big.read_text())  # pasted into the chat: refused the same way
+    assert pipe.store.drafts(Step.BEATS) == []
+
+
+def test_a_screenplay_with_too_many_shots_is_one_line(tmp_path, capsys):
+    script = tmp_path / "huge.fdx"
+    script.write_text("<FinalDraft><Content>" + "".join(
+        f'<Paragraph Type="Action"><Text>Beat {i}.</Text></Paragraph>' for i in range(10_001)) + "</Content></FinalDraft>")
+    assert main(["import", str(script), "--project", str(tmp_path / "p")]) == 1
+    err = capsys.readouterr().err
+    assert "huge.fdx: 10001 shots is more than one beat sheet holds (9999)" in err
+    assert not (tmp_path / "p").exists()

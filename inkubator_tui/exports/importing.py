@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..project.models import BeatSheet
 from ..project.notes_file import NotesFileError, read_notes
+from ..project.store import ProjectError
 from .screenplay import sheet_of
 
 SCREENPLAY_SUFFIXES = {".fountain", ".spmd", ".fdx"}
@@ -34,7 +35,6 @@ def read_screenplay(path: Path) -> Imported:
         raise NotesFileError(f"{path.name} is {path.stat().st_size // 2**20} MB, too big for a screenplay; "
                              "split it into scenes and import each")
     if path.suffix.lower() == ".fdx":
-        from ..project.store import ProjectError
         from .fdx import parse_fdx
 
         if not path.is_file():
@@ -52,7 +52,10 @@ def read_screenplay(path: Path) -> Imported:
         text = read_notes(path)
         play = parse_fountain(text)
         reader = f"screenplay-tools {version('screenplay-tools')} Fountain parser"
-    sheet = sheet_of(play)
+    try:
+        sheet = sheet_of(play)
+    except ProjectError as e:
+        raise NotesFileError(f"{path.name}: {e}") from None
     if not sheet.shots:
         raise NotesFileError(f"{path.name} has no scenes, action or dialogue to make shots from")
     if not sheet.title:

@@ -21,10 +21,12 @@ from ..project.camera_words import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
 from ..project.camera_words import first as first_word
 from ..project.models import Angle, BeatSheet, Character, DialogueLine, Movement, Scene, Shot, Size
 from ..project.models import SHOT_NUMBER_RE
+from ..project.store import ProjectError
 
 SHOT_NOTE = re.compile(r"^\s*SHOT(?:\s+([0-9]{1,4}[A-Za-z]?))?\s*:\s*(.*)$", re.I | re.S)
 DURATION = re.compile(r"^(\d{1,3}(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)$", re.I)
 LENS = re.compile(r"^\d{1,3}(?:\.\d)?\s*mm\b.*$|^(?:anamorphic|macro|fisheye|tele(?:photo)?|zoom lens)\b.*$", re.I)
+MAX_SHOTS = 9999  # shot numbers have at most four digits
 UNTITLED_SCENE = re.compile(r"^SCENE \d+$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 EXTENSION = re.compile(r"\s*\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D|CONT\.|PRE-LAP|FILTERED|ON PHONE)\)\s*$", re.I)
@@ -251,6 +253,9 @@ def _build(play: Screenplay, scenes: list[Scene], found: list[_Shot], loose_note
         for line in s.lines:
             if line.character and line.character not in names:
                 names.append(line.character)
+    if len(found) > MAX_SHOTS:
+        raise ProjectError(f"{len(found)} shots is more than one beat sheet holds ({MAX_SHOTS}); split the "
+                           "screenplay (by act or sequence) and import each part into its own project")
     numbers = _numbers([s.number for s in found])
     shots: list[Shot] = []
     seen_scenes: set[int] = set()

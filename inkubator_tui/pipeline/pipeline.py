@@ -30,6 +30,7 @@ from ..project.models import (
     stable_hash,
     utcnow,
 )
+from ..project.notes_file import NotesFileError, check_size
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
 from .dubbing import timing
@@ -181,6 +182,10 @@ class Pipeline:
         these notes exists (edits made by conversation count: they descend from them)."""
         if not notes.strip():
             raise ProjectError("the notes are empty; write what happens, scene by scene")
+        try:
+            check_size(notes)
+        except NotesFileError as e:
+            raise ProjectError(str(e)) from None
         deps = {"step": Step.BEATS.value, "notes": notes}
         task = Task(Step.BEATS, SHEET_TARGET, "beat sheet", deps, BeatsRequest(notes=notes))
         return self._run(Step.BEATS, [task], [], cancel, on_progress, on_token=on_token, on_partial=on_partial)

@@ -7,8 +7,24 @@ from pathlib import Path
 NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
 
 
+# A feature screenplay is 150–250 KB of text; notes past this are not one beat sheet.
+MAX_NOTES_BYTES = 400_000
+
+
 class NotesFileError(ValueError):
     """The file cannot be notes; the message says what to do instead."""
+
+
+def check_size(text: str, what: str = "the notes") -> None:
+    """Refuse notes too big for one sheet before anything is made from them."""
+    _check_bytes(len(text.encode("utf-8")), what)
+
+
+def _check_bytes(size: int, what: str) -> None:
+    if size > MAX_NOTES_BYTES:
+        raise NotesFileError(f"{what}: {size / 1e6:.1f} MB of notes; one beat sheet takes up to "
+                             f"{MAX_NOTES_BYTES // 1000} KB (a feature script). Split them (by act or sequence) "
+                             "and produce each part into its own project")
 
 
 def read_notes(path: Path) -> str:
@@ -16,6 +32,8 @@ def read_notes(path: Path) -> str:
         raise NotesFileError(f"notes file {path} does not exist")
     if path.is_dir():
         raise NotesFileError(f"{path} is a folder; give a notes file (.txt, .md or .fountain)")
+    if path.stat().st_size > 4 * MAX_NOTES_BYTES:  # far too big: not even read
+        _check_bytes(path.stat().st_size, path.name)
     if path.suffix.lower() not in NOTES_SUFFIXES:
         raise NotesFileError(f"{path.name}: notes must be .txt, .md or .fountain "
                              f"(got {path.suffix or 'no extension'})")
@@ -25,4 +43,5 @@ def read_notes(path: Path) -> str:
         raise NotesFileError(f"{path} is not UTF-8 text; save it as UTF-8 and try again") from None
     if not text.strip():
         raise NotesFileError(f"{path} is empty; write what happens, scene by scene")
+    check_size(text, path.name)
     return text
