@@ -172,3 +172,19 @@ def test_one_format_to_a_path_of_your_choice(produced_project, tmp_path):
         export(store, ["docx"], options=UNSIGNED)
     with pytest.raises(ProjectError, match="one --format"):
         export(store, ["pdf", "html"], options=UNSIGNED, out=out)
+
+
+def test_a_hold_frame_is_signed_with_its_clip_as_parent(produced_project, tmp_path, monkeypatch):
+    from inkubator_tui.exports.base import ShotTime
+
+    store = _copy(produced_project, tmp_path)
+    real = ExportContext.timing
+    monkeypatch.setattr(ExportContext, "timing", lambda self: [  # the animatic gave shot 2 another second
+        ShotTime(st.shot, st.start_s, st.seconds + (1.0 if st.shot.number == "2" else 0.0)) for st in real(self)])
+    paths, ctx = export(store, ["media"])
+    hold = store.root / "exports" / "media" / "shot-2-hold.png"
+    assert hold in paths and not (store.root / "exports" / "media" / "shot-1-hold.png").exists()
+    made = read_credentials(hold)
+    assert made["validation_state"] == "Valid"
+    manifest = made["manifests"][made["active_manifest"]]
+    assert [(i["title"], i["relationship"]) for i in manifest["ingredients"]] == [("shot 2 clip", "parentOf")]

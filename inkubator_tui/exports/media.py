@@ -28,6 +28,8 @@ class ShotMedia:
     end_keyframe: Path | None = None
     clip: Path | None = None
     clip_seconds: float = 0.0
+    # the clip's last frame, for a shot the animatic runs longer than its clip (its lines need it)
+    hold: Path | None = None
 
 
 @dataclass
@@ -64,6 +66,7 @@ def collect_media(ctx: ExportContext, folder: Path | None = None) -> MediaIndex:
         return cached
     writer = _Writer(ctx, folder)
     media = MediaIndex(folder)
+    runs = {t.shot.id: t.seconds for t in ctx.timing()}
     for shot in ctx.sheet.shots:
         m = ShotMedia(shot)
         kf, end, mo = ctx.keyframe(shot, "start"), ctx.keyframe(shot, "end"), ctx.motion(shot)
@@ -76,6 +79,9 @@ def collect_media(ctx: ExportContext, folder: Path | None = None) -> MediaIndex:
                                 ingredients=[d for d in (kf, end) if d is not None])
             frames, fps = mo.data.get("frames"), mo.data.get("fps")
             m.clip_seconds = float(mo.data.get("seconds") or (frames / fps if frames and fps else shot.duration_s))
+            if runs.get(shot.id, 0.0) > m.clip_seconds + 0.5 / ctx.settings.fps:
+                m.hold = writer.put_last_frame(mo, m.clip, f"shot-{shot.number}-hold.png",
+                                               f"shot {shot.number} hold frame")
         media.shots.append(m)
     for lang in ctx.settings.languages:
         placed = []
@@ -141,6 +147,48 @@ class _Writer:
         if not signed:
             atomic_write_bytes(dest, src.read_bytes())
         self.index[name] = {"source": digest, "signed": signed and sign}
+        self.written.append(dest)
+        return dest
+
+    def put_last_frame(self, draft: Draft, clip: Path, name: str, title: str) -> Path | None:
+        """The clip's last frame as a PNG, signed with the clip as its parent; decoded again only
+        when the clip changed."""
+        from ..tools.video import read_mp4
+
+        src = self.ctx.asset(draft)
+        dest = self.folder / name
+        digest = sha256_file(src)
+        sign = self.ctx.options.sign
+        if dest.is_file() and self.index.get(name) == {"source": digest, "signed": sign}:
+            self.written.append(dest)
+            return dest
+        last = None
+        try:
+            for last in read_mp4(src):
+                pass
+        except (OSError, RuntimeError, ValueError):
+            last = None
+        if last is None:
+            return None
+        tmp = self.folder / f".tmp-{name}"
+        last.save(tmp, format="PNG")
+        try:
+            signed = False
+            if sign and (cred := self.credentials()) is not None:
+                from .credentials import AssetClaim, CredentialsError, Ingredient
+
+                try:
+                    cred.sign(tmp, dest, AssetClaim(title=f"{self.ctx.title}: {title}", provenance=draft.provenance,
+                                                    ingredients=(Ingredient(clip, title.replace("hold frame", "clip"),
+                                                                            relationship="parentOf"),)))
+                    signed = True
+                except CredentialsError as e:
+                    self.unsigned = str(e)
+            if not signed:
+                atomic_write_bytes(dest, tmp.read_bytes())
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.index[name] = {"source": digest, "signed": signed}
         self.written.append(dest)
         return dest
 

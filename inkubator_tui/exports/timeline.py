@@ -16,7 +16,7 @@ everything. The layout:
 
 Holds. When the animatic runs a shot longer than its clip (the lines need the time), the
 animatic shows the clip's last frame for the rest. The timeline says the same with a
-second, still clip: that last frame, extracted once to `media/shot-4A-hold.png`. No clip
+second, still clip: that last frame, `media/shot-4A-hold.png` (made and signed by media.py). No clip
 ever asks for more of its media than the media has, and the still needs no freeze-frame
 effect, which the EDL and FCP XML adapters handle differently (or not at all).
 
@@ -32,7 +32,6 @@ at, so an EDL or XML from here lines up with the rest of an editor's project.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -148,7 +147,7 @@ def _shot_items(ctx: ExportContext, media: MediaIndex, m: ShotMedia, frames: int
         items: list[otio.core.Item] = [_clip(f"Shot {number}", url(m.clip), m.clip, take, length, fps,
                                              {"shot": number, "picture": "clip"})]
         if frames > take:
-            still = _hold_frame(m.clip, media.folder / f"shot-{number}-hold.png") or m.end_keyframe or m.keyframe
+            still = m.hold or m.end_keyframe or m.keyframe
             rest = frames - take
             items.append(_clip(f"Shot {number} (hold)", url(still), still, rest, rest, fps,
                                {"shot": number, "picture": "hold"}) if still else _gap(rest, fps))
@@ -311,26 +310,6 @@ def _video_info(path: Path, fps: int, fallback_s: float) -> tuple[int, tuple[int
     except (OSError, RuntimeError, StopIteration, KeyError, ValueError):
         pass
     return max(1, round(fallback_s * fps)), None
-
-
-def _hold_frame(clip: Path, dest: Path) -> Path | None:
-    """The clip's last frame as a PNG beside it (decoded each export: a short clip decodes
-    in well under a second; the file is rewritten only when its bytes change)."""
-    try:
-        from ..tools.video import read_mp4
-
-        last = None
-        for last in read_mp4(clip):
-            pass
-        if last is None:
-            return None
-        buf = io.BytesIO()
-        last.save(buf, format="PNG")
-        if not dest.is_file() or dest.read_bytes() != buf.getvalue():
-            atomic_write_bytes(dest, buf.getvalue())
-        return dest
-    except (OSError, RuntimeError, ValueError):
-        return None
 
 
 def _wav_seconds(path: Path, fallback: float) -> float:
