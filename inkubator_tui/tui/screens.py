@@ -4,54 +4,32 @@ from __future__ import annotations
 
 import re
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Select, Static, TextArea
+from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
 
 from ..doctor import doctor_table
-from .actions import ACTIONS, keyed
+from .actions import ACTIONS
 from ..project.models import Angle, Movement, Shot, Size, VoiceCast
 
 def _key(keys: dict[str, str], name: str) -> str:
     return keys[name].replace("_", " ")
 
 
-def help_markdown(keys: dict[str, str]) -> str:
-    """The help screen, made from the one list of actions (tui/actions.py)."""
-    anywhere = "\n".join(f"| `{_key(keys, a.key)}` | {a.help} |" for a in keyed("anywhere"))
-    board = "\n".join(f"| `{_key(keys, a.key)}` | {a.help} |" for a in keyed("board"))
-    slash = "\n".join(f"| `/{a.slash}{' ' + a.args if a.args else ''}` | {a.help} |"
-                      for a in ACTIONS if a.slash)
-    return f"""\
-# inkubator
-
-Notes become a **beat sheet**, then **keyframes**, **motion**, **voice** and an
-**animatic**. Every step makes drafts; nothing moves on until you approve.
-
-## Keys
-
-| key | anywhere |
-|---|---|
-{anywhere}
-| `ctrl+p` | command palette: every action below, and themes |
-| `tab` | move between chat, board and preview |
-
-| key | on the shot board |
-|---|---|
-{board}
-
-In the chat, `↑` recalls earlier notes. Keys can be changed in the `[keys]`
-table of your config (`inkubator config` shows where it is).
-
-## Chat commands
-
-| command | does |
-|---|---|
-| *any text* | notes (first time) or a request: "make shot 3 a close-up", "add a shot of … after 2", "cut shot 4", "move shot 5 after 2", "Mira should whisper the line", "two alternatives for the opening", "render keyframes for shots 2-3" |
-{slash}
-"""
+def help_rows(keys: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The help screen's rows (key, chat command, what it does), made from the one list of
+    actions (tui/actions.py) plus the few keys Textual itself gives."""
+    rows = [(_key(keys, a.key) if a.key else "", f"/{a.slash}" + (f" {a.args}" if a.args else "") if a.slash else "",
+             a.help + ("" if a.where == "anywhere" or not a.key else " (on the board)")) for a in ACTIONS]
+    rows += [("ctrl+p", "", "command palette: every action, and themes"),
+             ("tab", "", "move between chat, board and preview"),
+             ("↑ ↓", "", "in the chat: recall earlier notes"),
+             ("", "any text", "notes (first time) or a request: \"make shot 3 a close-up\", \"add a shot of … after 2\", "
+                          "\"cut shot 4\", \"Mira should whisper the line\", \"render keyframes for shots 2-3\"")]
+    return rows
 
 
 class InfoScreen(ModalScreen):
@@ -72,15 +50,51 @@ class InfoScreen(ModalScreen):
             yield from self.body()
 
 
-class HelpScreen(InfoScreen):
-    BINDINGS = [Binding("f1", "app.pop_screen", "Close")]
+class HelpScreen(ModalScreen):
+    """Every key and chat command in one compact table; typing filters it."""
+
+    BINDINGS = [Binding("f1,escape", "app.pop_screen", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 90%; max-width: 130; height: 90%; border: round $accent;
+                            background: $surface; padding: 0 1; }
+    HelpScreen DataTable { height: 1fr; }
+    HelpScreen #hint { color: $text-muted; height: auto; }
+    """
 
     def __init__(self, keys: dict[str, str]):
         super().__init__()
         self.keys = keys
+        self.rows = help_rows(keys)
 
-    def body(self) -> ComposeResult:
-        yield Markdown(help_markdown(self.keys))
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]inkubator[/] — notes become a beat sheet, then keyframes, motion, voice and an animatic; "
+                         "nothing moves on until you approve.", id="intro")
+            yield Input(placeholder="type to filter: export, voice, approve…", id="filter")
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="keys")
+            yield Static("keys are changed in the [b]\\[keys][/] table of your config (`inkubator config` says where); "
+                         "esc or f1 closes", id="hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        room = min(130, int(self.app.size.width * 0.9)) - 2 - 14 - 26 - 8  # borders, padding, gutters
+        table.add_column("key", width=14)
+        table.add_column("chat", width=26)
+        table.add_column("does", width=max(30, room))
+        self.show("")
+        self.query_one("#filter", Input).focus()
+
+    def show(self, words: str) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        want = words.lower().split()
+        for key, slash, does in self.rows:
+            if all(w in f"{key} {slash} {does}".lower() for w in want):
+                table.add_row(key, slash, Text(does), height=None)  # a long line wraps in its cell
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.show(event.value)
 
 
 class DoctorScreen(InfoScreen):
