@@ -80,6 +80,7 @@ class ExportContext:
     # what a person should know about this export (files left unsigned, and why), said once each
     notices: list[str] = field(default_factory=list)
     _media: dict[str, object] = field(default_factory=dict, repr=False)
+    _timing: list[ShotTime] | None = field(default=None, repr=False)
 
     def notice(self, text: str) -> None:
         if text and text not in self.notices:
@@ -155,6 +156,8 @@ class ExportContext:
     def timing(self) -> list[ShotTime]:
         """Each shot's place in the programme: the approved animatic's cuts (a shot runs long
         enough for its lines), else the shots' own durations end to end."""
+        if self._timing is not None:  # asked by every format and every language: read once per export
+            return self._timing
         sheet = self.sheet
         anim = self.animatic()
         cuts = {c["shot"]: c for c in (anim.data.get("cuts") or [])} if anim else {}
@@ -165,6 +168,7 @@ class ExportContext:
             start = float(cut["start_s"]) if cut else t
             out.append(ShotTime(shot, start, seconds))
             t = start + seconds
+        self._timing = out
         return out
 
     def _shot_seconds(self, shot: Shot) -> float:
@@ -192,9 +196,6 @@ class ExportContext:
                                        language, round(pos, 3), seconds, d))
                 pos += seconds + LEAD_IN_S
         return clips
-
-    def languages_voiced(self) -> list[str]:
-        return [lang for lang in self.settings.languages if self.voice_clips(lang)]
 
     def relative(self, path: Path, out: Path) -> str:
         """`path` as seen from the folder of the exported file `out` (POSIX separators), so

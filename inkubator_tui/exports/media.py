@@ -38,8 +38,6 @@ class MediaIndex:
     shots: list[ShotMedia] = field(default_factory=list)
     voices: dict[str, list[tuple[VoiceClip, Path]]] = field(default_factory=dict)  # language -> placed lines
     files: list[Path] = field(default_factory=list)
-    # why files went out unsigned (c2pa missing, signing switched off), said once per export
-    unsigned: str = ""
 
     def of(self, shot: Shot) -> ShotMedia:
         return next(m for m in self.shots if m.shot.id == shot.id)
@@ -92,7 +90,6 @@ def collect_media(ctx: ExportContext, folder: Path | None = None) -> MediaIndex:
             media.voices[lang] = placed
     writer.save()
     media.files = writer.written
-    media.unsigned = writer.unsigned
     if writer.unsigned and ctx.options.sign:
         ctx.notice(f"media written without Content Credentials: {writer.unsigned}")
     ctx._media[str(folder)] = media
@@ -107,6 +104,7 @@ class _Writer:
         self.written: list[Path] = []
         self.unsigned = "" if ctx.options.sign else "signing is off (export.sign = false)"
         self._credentials = None
+        self._digests: dict[Path, str] = {}
         try:
             self.index = json.loads((folder / INDEX).read_text())
         except (OSError, ValueError):
@@ -125,30 +123,17 @@ class _Writer:
 
     def put(self, draft: Draft, name: str, title: str, ingredients: list[Draft] = ()) -> Path:
         src = self.ctx.asset(draft)
-        dest = self.folder / name
-        digest = sha256_file(src)
-        sign = dest.suffix.lower() in SIGNED_SUFFIXES and self.ctx.options.sign
-        if dest.is_file() and self.index.get(name) == {"source": digest, "signed": sign}:
-            self.written.append(dest)
-            return dest
-        signed = False
-        if sign and (cred := self.credentials()) is not None:
-            from .credentials import AssetClaim, CredentialsError, Ingredient
+        sign = Path(name).suffix.lower() in SIGNED_SUFFIXES and self.ctx.options.sign
+        digest = self._digest(src)
+        if (done := self._current(name, digest, sign)) is not None:
+            return done
 
-            # An ingredient is the signed copy when there is one, so its own credentials travel inside.
-            parts = tuple(Ingredient(self._signed_or_source(d), f"{d.step.value} {d.target}") for d in ingredients)
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                cred.sign(src, dest, AssetClaim(title=f"{self.ctx.title}: {title}", provenance=draft.provenance,
-                                                ingredients=parts))
-                signed = True
-            except CredentialsError as e:
-                self.unsigned = str(e)
-        if not signed:
-            atomic_write_bytes(dest, src.read_bytes())
-        self.index[name] = {"source": digest, "signed": signed and sign}
-        self.written.append(dest)
-        return dest
+        def parts():  # an ingredient is its signed copy when there is one: its credentials travel inside
+            from .credentials import Ingredient
+
+            return tuple(Ingredient(self._signed_or_source(d), f"{d.step.value} {d.target}") for d in ingredients)
+
+        return self._place(src, name, digest, sign, draft, title, parts)
 
     def put_last_frame(self, draft: Draft, clip: Path, name: str, title: str) -> Path | None:
         """The clip's last frame as a PNG, signed with the clip as its parent; decoded again only
@@ -156,12 +141,10 @@ class _Writer:
         from ..tools.video import read_mp4
 
         src = self.ctx.asset(draft)
-        dest = self.folder / name
-        digest = sha256_file(src)
+        digest = self._digest(src)
         sign = self.ctx.options.sign
-        if dest.is_file() and self.index.get(name) == {"source": digest, "signed": sign}:
-            self.written.append(dest)
-            return dest
+        if (done := self._current(name, digest, sign)) is not None:
+            return done
         last = None
         try:
             for last in read_mp4(src):
@@ -170,31 +153,56 @@ class _Writer:
             last = None
         if last is None:
             return None
+
+        def parent():
+            from .credentials import Ingredient
+
+            return (Ingredient(clip, title.replace("hold frame", "clip"), relationship="parentOf"),)
+
         tmp = self.folder / f".tmp-{name}"
         last.save(tmp, format="PNG")
         try:
-            signed = False
-            if sign and (cred := self.credentials()) is not None:
-                from .credentials import AssetClaim, CredentialsError, Ingredient
-
-                try:
-                    cred.sign(tmp, dest, AssetClaim(title=f"{self.ctx.title}: {title}", provenance=draft.provenance,
-                                                    ingredients=(Ingredient(clip, title.replace("hold frame", "clip"),
-                                                                            relationship="parentOf"),)))
-                    signed = True
-                except CredentialsError as e:
-                    self.unsigned = str(e)
-            if not signed:
-                atomic_write_bytes(dest, tmp.read_bytes())
+            return self._place(tmp, name, digest, sign, draft, title, parent)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _current(self, name: str, digest: str, sign: bool) -> Path | None:
+        """The file already written from this source (and signed as asked), if there is one."""
+        dest = self.folder / name
+        if dest.is_file() and self.index.get(name) == {"source": digest, "signed": sign}:
+            self.written.append(dest)
+            return dest
+        return None
+
+    def _place(self, src: Path, name: str, digest: str, sign: bool, draft: Draft, title: str, ingredients) -> Path:
+        """Write `src` as `name`: signed when asked and credentials are at hand, else copied."""
+        dest = self.folder / name
+        signed = False
+        if sign and (cred := self.credentials()) is not None:
+            from .credentials import AssetClaim, CredentialsError
+
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                cred.sign(src, dest, AssetClaim(title=f"{self.ctx.title}: {title}", provenance=draft.provenance,
+                                                ingredients=ingredients()))
+                signed = True
+            except CredentialsError as e:
+                self.unsigned = str(e)
+        if not signed:
+            atomic_write_bytes(dest, src.read_bytes())
         self.index[name] = {"source": digest, "signed": signed}
         self.written.append(dest)
         return dest
 
+    def _digest(self, path: Path) -> str:
+        """A source's hash, computed once per export (a clip is also an ingredient of its hold)."""
+        if path not in self._digests:
+            self._digests[path] = sha256_file(path)
+        return self._digests[path]
+
     def _signed_or_source(self, draft: Draft) -> Path:
         src = self.ctx.asset(draft)
-        digest = sha256_file(src)
+        digest = self._digest(src)
         for name, entry in self.index.items():
             if entry.get("source") == digest and (self.folder / name).is_file():
                 return self.folder / name
