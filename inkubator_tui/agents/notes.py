@@ -23,6 +23,16 @@ SCENE_HEADING = re.compile(r"^\s*(?:\.(?=[A-Z])|(?:INT|EXT|EST|INT\./EXT|I/E)[.\
 MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
 SCENE_WORD = re.compile(r"^\s*scene\s+\d+\s*[:.\-–—]\s*(.*)$", re.I)
 TITLE_LINE = re.compile(r"^\s*title\s*:\s*(.+)$", re.I)
+# A heading in capitals with the action run on after it: the action starts at the first sentence in mixed case.
+HEADING_THEN_ACTION = re.compile(r"^([^a-z]+?[A-Z0-9)])\.\s+([A-Z][a-z].*)$")
+# A first line naming the piece in quotes, after an optional label in capitals: `EPISODE 3: "The Long Night"`.
+# A dash names it (`COLD OPEN — "…"`); a colon only after a label word (`EPISODE 3: "…"`), since
+# `AMARA: "…"` is a line of dialogue.
+QUOTED_TITLE = re.compile(r"^\s*(?:[A-Z][A-Z0-9 '’.#]*?\s*[—–\-]+|(?:EPISODE|PART|ACT|CHAPTER|PILOT|TEASER|PROLOGUE|"
+                          r"EPILOGUE|COLD OPEN|TITLE|WORKING TITLE|SHORT|FILM)\b[A-Z0-9 '’.#]*:)\s*[\"“]([^\"”]{1,80})"
+                          r"[\"”]\s*$")
+# A shot list timed by the cut: `00:04  Inside the kiosk…`, `[0:12] …`, `1:02:03 –` (the time is not the action).
+TIMESTAMP = re.compile(r"^\s*\[?(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?\]?\s*(?:[—–\-|]\s*)?(?=\S)")
 CHARACTERS_LINE = re.compile(r"^\s*(?:characters|cast)\s*:\s*(.+)$", re.I)
 CUE = re.compile(r"^\s*([A-Z][A-Z0-9 .'\-]{1,30}?)\s*(?:\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D)\))?\s*$")
 PAREN = re.compile(r"^\s*\(([^)]{1,60})\)\s*$")
@@ -98,7 +108,7 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             blocks.append(_Block("para", scene_no(), "\n".join(para)))
             para.clear()
 
-    all_lines = text.split("\n")
+    all_lines = [TIMESTAMP.sub("", ln) for ln in text.split("\n")]
     for at, raw in enumerate(all_lines):
         line = raw.rstrip()
         following = all_lines[at + 1].strip() if at + 1 < len(all_lines) else ""
@@ -110,12 +120,18 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
         if m := TITLE_LINE.match(line):
             title = title or _clean(m.group(1))
             continue
+        if (m := QUOTED_TITLE.match(line)) and not (title or scenes or blocks or para):
+            title = _clean(m.group(1))  # `COLD OPEN — "The Night Shift"`: a name, not a line of dialogue
+            continue
         if m := CHARACTERS_LINE.match(line):
             declared += [_clean(n) for n in re.split(r"[,;](?![^(]*\))| and (?![^(]*\))", m.group(1)) if _clean(n)]
             continue
         heading = None
+        rest = ""
         if SCENE_HEADING.match(line):
             heading = stripped.lstrip(".")
+            if m := HEADING_THEN_ACTION.match(heading):  # `EXT. STATION - NIGHT. Rain falls.` on one line
+                heading, rest = m.group(1), m.group(2)
         elif m := MD_HEADING.match(line):
             if not title and not scenes and not blocks and not para:
                 title = _clean(m.group(1))
@@ -131,6 +147,8 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
                 scenes[-1] = Scene(number=scenes[-1].number, heading=heading.upper()[:200])
             else:
                 scenes.append(Scene(number=len(scenes) + 1, heading=heading.upper()[:200]))
+            if rest:
+                para.append(rest)
             continue
         # Fountain: a CHARACTER cue line, optional (parenthetical), then the line.
         if cue is not None:

@@ -288,7 +288,7 @@ APPOSITIVE_BEFORE = re.compile(rf"\b(?:a|an|the)\s+((?:{LWORD}[\s\-]+){{0,3}}?)"
 APPOSITIVE_AFTER = re.compile(rf"\b({WORD}(?:\s+{WORD})?),\s+((?:a|an|the|his|her|their)\s+[^,.;:\"“”()]{{3,90}}|"
                               rf"\d{{1,2}}(?:s)?(?:,\s*[^,.;:\"“”()]{{3,60}})?)(?=[,.;:)]|\s+(?:is|was|who|sits|"
                               rf"stands|walks|enters|runs|waits))")
-INTRO_PAREN = re.compile(rf"\b({WORD}(?:\s+{WORD})?)\s*\((\d{{1,2}}s?|[^()\d]{{3,80}})\)")
+INTRO_PAREN = re.compile(rf"\b({WORD}(?:\s+{WORD})?)\s*\((\d{{1,2}}s?(?:,\s*[^()]{{2,80}})?|[^()\d]{{3,80}})\)")
 LOWER_SPEAKER = re.compile(r"\b([a-zà-ÿ][\w'’\-]{1,20})\s+(?:says|said|asks|asked|whispers|whispered|shouts|"
                            r"shouted|yells|yelled|mutters|muttered|replies|replied|answers|answered|calls|called)\b")
 CAPS_NAME = re.compile(r"\b([A-Z][A-Z'’\-]{1,}(?:\s[A-Z][A-Z'’\-]{1,})?)\b(?!\s*[-–—.]\s)")
@@ -410,6 +410,10 @@ def find_people(text: str, quotes: list[tuple[int, int]], declared: list[str] | 
             person.roles.update(w for w in head[:4] if w not in {"a", "an", "the", "his", "her", "their"})
     for m in INTRO_PAREN.finditer(body):
         name, look = m.group(1), re.sub(r"^in\s+", "", m.group(2).strip())
+        if not name.isupper() and name.split()[-1].isupper() and len(name.split()[-1]) > 1:
+            name = name.split()[-1]  # "the kiosk AMAKA (50s, …)": the capitals are the name
+        if body[m.end():m.end() + 3].lstrip().startswith(":"):
+            continue  # "AMAKA (not looking up): …" says how a line is said
         if re.fullmatch(r"[a-z]+ly|[a-z]+|beat|pause|V\.O\.|O\.S\.|CONT'D", look):
             continue  # "(quietly)" is how a line is said, not how someone looks
         if name.isupper() and name not in CAPS_NOT_NAMES or cast.get(name):
