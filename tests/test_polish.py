@@ -132,3 +132,46 @@ def test_a_screenplay_with_too_many_shots_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "huge.fdx: 10001 shots is more than one beat sheet holds (9999)" in err
     assert not (tmp_path / "p").exists()
+
+
+# ---- a long model run says how long it has left ----------------------------------------------------
+def test_pace_words_use_this_run_and_remember_it_for_the_next(tmp_path):
+    from inkubator_tui.pipeline.pace import Pace, duration_words
+
+    now = [100.0]
+    file = tmp_path / "pace.json"
+    pace = Pace(8, "beats per-shot m", file, clock=lambda: now[0])
+    assert pace.words() == "", "nothing measured and nothing remembered: no guess"
+    now[0] += 12
+    pace.advance(2)  # 6 s a shot, 6 shots left
+    assert pace.words() == "about 35 s left"
+    now[0] += 36
+    pace.advance(8)
+    assert pace.words() == "", "nothing is left"
+    pace.remember()
+    again = Pace(20, "beats per-shot m", file, clock=lambda: now[0])
+    assert again.words() == "about 2 min left (measured on this machine)"
+    assert Pace(20, "beats per-shot other model", file).words() == "", "another model has its own pace"
+    file.write_text("{not json")
+    assert Pace(3, "beats per-shot m", file).words() == "", "a damaged file is no estimate, not an error"
+    assert [duration_words(s) for s in (1, 44, 61, 3599, 4200)] == \
+        ["about 5 s", "about 45 s", "about 1 min", "about 1 h", "about 1 h 10 min"]
+
+
+def test_the_agent_filling_shots_reports_the_time_left(tmp_path):
+    from inkubator_tui.agents.director import Director
+    from test_agent import Scripted
+
+    reply = ('{"size": "CU", "angle": "high", "movement": "static", "duration_s": 4, "characters": [], '
+             '"image_prompt": "a woman at a bench in a workshop"}')
+    notes = "\n\n".join(f"Mira checks gauge number {i} on the bench." for i in range(1, 5))
+    file = tmp_path / "pace.json"
+    said: list[str] = []
+    Director(Scripted([reply] * 4), pace_file=file).draft(notes, progress=lambda f, m: said.append(m))
+    assert said[0].startswith("4 shots to fill; reading"), said[0]
+    assert all(" left" in m for m in said[1:-1]) and " left" not in said[-1], said
+    assert said[1].startswith("shot 1 of 4: CU, high, static"), said[1]
+    assert "scripted test double" in file.read_text()
+    said.clear()
+    Director(Scripted([reply] * 4), pace_file=file).draft(notes, progress=lambda f, m: said.append(m))
+    assert "(measured on this machine)" in said[0], "the next run guesses from the last before its first shot"

@@ -104,7 +104,8 @@ class _AgentBeats(LazyLLM):
             return self.llm
 
         return Director(loader=loader, strategy=c.strategy, max_tokens=c.max_tokens, temperature=c.temperature,
-                        repeat_penalty=c.repeat_penalty, history_tokens=c.history_tokens)
+                        repeat_penalty=c.repeat_penalty, history_tokens=c.history_tokens,
+                        pace_file=user_cache_path("inkubator") / "pace.json")
 
     def __call__(self, request: BeatsRequest, ctx: JobContext) -> Result:
         director = self.director()

@@ -18,12 +18,14 @@ import json
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..pipeline.backend import CancelToken
+from ..pipeline.pace import Pace, duration_words
 from ..project.models import Angle, BeatSheet, ChatMessage, DialogueLine, Movement, Shot, Size
 from ..prompts import load
 from . import edits, requests
@@ -86,6 +88,11 @@ def shot_line(shot: Shot, index: int, total: int) -> str:
     said = f" “{shot.dialogue[0].text[:40]}”" if shot.dialogue else ""
     return (f"shot {index} of {total}: {shot.size.value}, {shot.angle.value}, {shot.movement.value} — "
             f"{shot.action[:60]}{said}")
+
+
+def _with_pace(line: str, pace: Pace) -> str:
+    left = pace.words()
+    return f"{line} · {left}" if left else line
 
 
 # ---- per-shot fill -------------------------------------------------------------
@@ -308,8 +315,10 @@ def history_window(messages: list[ChatMessage], budget: int, count: Callable[[st
 class Director:
     def __init__(self, llm: LLM | None = None, *, loader: Callable[[], LLM] | None = None, strategy: str = "auto",
                  max_tokens: int = 120, temperature: float = 0.7, repeat_penalty: float = 1.3,
-                 history_tokens: int = 1200):
+                 history_tokens: int = 1200, pace_file: Path | None = None):
         self._llm = llm
+        # Where the seconds a shot of the last run are kept, for the first estimate of the next.
+        self.pace_file = pace_file
         self._loader = loader
         self.strategy = strategy
         self.max_tokens = max_tokens
@@ -357,16 +366,21 @@ class Director:
         if not self.has_model or not rules.shots:
             result.seconds = time.perf_counter() - t0
             return result
+        pace = Pace(len(rules.shots), f"beats {strategy} {self.llm.card.model_id}", self.pace_file)
         if strategy == "whole-scene":
-            result.sheet = self._plan_scenes(notes, rules, seed, on_token, cancel, result, progress, show)
+            result.sheet = self._plan_scenes(notes, rules, seed, on_token, cancel, result, progress, show, pace)
         else:
             names = [c.name for c in rules.characters]
-            progress(0.0, "reading the examples")
+            guess = f", {duration_words(pace.left())} (measured on this machine)" if pace.left() else ""
+            progress(0.0, f"{len(rules.shots)} shots to fill{guess}; reading the examples")
             warm(self.llm, fill_prefix())
+            pace.restart()  # reading the examples is a one-off, not a shot's work
             for i, shot in enumerate(rules.shots):
                 self._fill(shot, names, seed + i * 101, on_token, cancel, result)
-                progress((i + 1) / len(rules.shots), shot_line(shot, i + 1, len(rules.shots)))
+                pace.advance(i + 1)
+                progress((i + 1) / len(rules.shots), _with_pace(shot_line(shot, i + 1, len(rules.shots)), pace))
                 show(rules, i + 1)
+        pace.remember()
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -405,7 +419,7 @@ class Director:
             result.accepted += 1
             return
 
-    def _plan_scenes(self, notes, rules, seed, on_token, cancel, result, progress, show) -> BeatSheet:
+    def _plan_scenes(self, notes, rules, seed, on_token, cancel, result, progress, show, pace: Pace) -> BeatSheet:
         """One request per scene: the reply stays bounded however long the notes, each
         scene shows as soon as it is planned, and the notes lead every prompt so a
         server's prompt cache reuses them. A scene the model cannot plan keeps the
@@ -421,7 +435,8 @@ class Director:
             present = {c for s in shots for c in s.characters}
             part = BeatSheet(title=rules.title, scenes=[scene], shots=shots,
                              characters=[c for c in rules.characters if c.name in present])
-            progress(n / len(rules.scenes), f"planning scene {scene.number} of {len(rules.scenes)}")
+            progress(n / len(rules.scenes), _with_pace(f"planning scene {scene.number} of {len(rules.scenes)}",
+                                                        pace))
             lines = {f"L{i + 1}": dl for i, (where, dl) in enumerate(said) if where == scene.number}
             sheet = self._whole_scene(notes, part, lines, seed + n * 101, on_token, cancel, result)
             if sheet is None:
@@ -432,6 +447,7 @@ class Director:
             else:
                 result.accepted += len(sheet.shots)
             planned += sheet.shots
+            pace.advance(sum(1 for s in rules.shots if s.scene <= scene.number))
             later = [s for s in rules.shots if s.scene > scene.number]
             show(_renumbered(rules, planned + later), len(planned))
         return _renumbered(rules, planned)
