@@ -27,8 +27,7 @@ def cmd_beats(args) -> int:
     if backend is None:
         raise CliError("no beats backend is configured; set llm.backend (see `inkubator doctor`)")
     backend.load()
-    printer = ProgressPrinter(quiet=args.json)
-    with tempfile.TemporaryDirectory() as tmp:
+    with ProgressPrinter(quiet=args.json) as printer, tempfile.TemporaryDirectory() as tmp:
         ctx = JobContext(Path(tmp), CancelToken(), emit=lambda f, m, p: printer(ProgressEvent("beats", f, m)))
         result = backend(BeatsRequest(notes=notes), ctx)
     try:
@@ -63,7 +62,9 @@ def cmd_chat(args) -> int:
         proposed = conv.proposed()
         if proposed is None:
             raise CliError("no proposed plan is waiting; ask for one, e.g. \"render keyframes for shots 2-3\"")
-        for r in conv.run_plan(proposed[0], on_progress=ProgressPrinter()):
+        with ProgressPrinter() as printer:
+            reports = conv.run_plan(proposed[0], on_progress=printer)
+        for r in reports:
             print(r.summary())
         return EXIT_OK
     if not args.message:
@@ -80,8 +81,9 @@ def cmd_chat(args) -> int:
         if not go and not args.json and sys.stdin.isatty():
             go = input("run it? [y/N] > ").strip().lower() in ("y", "yes")
         if go:
-            printer = ProgressPrinter(quiet=args.json)
-            for r in conv.run_plan(reply.message_id, on_progress=printer):
+            with ProgressPrinter(quiet=args.json) as printer:
+                reports = conv.run_plan(reply.message_id, on_progress=printer)
+            for r in reports:
                 out["ran"].append(r.summary())
                 if not args.json:
                     print(r.summary())

@@ -46,7 +46,6 @@ def cmd_produce(args) -> int:
     pipe: Pipeline = pipeline_for(store, loaded)
     mode = "approve-all" if args.approve_all else "interactive" if args.interactive else "stop"
     cancel = CancelToken()
-    printer = ProgressPrinter(quiet=args.json)
     reports = []
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     result: dict[str, Any] = {"project": str(root), "mode": mode, "steps": reports, "complete": False}
@@ -81,7 +80,8 @@ def cmd_produce(args) -> int:
             say(f"beats: {notes_path.name} read by {imported.reader}: {len(imported.sheet.shots)} shot(s) "
                 f"in draft {d.id}")
         else:
-            report = pipe.draft_beats(notes, source=notes_path.name, cancel=cancel, on_progress=printer)
+            with ProgressPrinter(quiet=args.json) as printer:  # the bars go before the step's summary
+                report = pipe.draft_beats(notes, source=notes_path.name, cancel=cancel, on_progress=printer)
             record(report)
             if not report.ok:
                 return finish(EXIT_CANCELLED if report.cancelled else EXIT_FAILED)
@@ -89,7 +89,8 @@ def cmd_produce(args) -> int:
             return finish(EXIT_GATE)
         later: list = []  # lines of dubbing languages waiting for a translation: the script's own go on
         for step in (Step.KEYFRAMES, Step.MOTION, Step.TRANSLATE, Step.VOICE, Step.ANIMATIC):
-            report = pipe.run_step(step, cancel=cancel, on_progress=printer)
+            with ProgressPrinter(quiet=args.json) as printer:
+                report = pipe.run_step(step, cancel=cancel, on_progress=printer)
             record(report)
             if report.cancelled:
                 return finish(EXIT_CANCELLED)

@@ -49,35 +49,36 @@ def cmd_interpolate(args) -> int:
     backend = registry.named(Step.MOTION, name)
     if backend is None or not hasattr(backend, "interpolator"):
         raise CliError(f"{name} does not draw in-betweens; use --backend rife or rife-vulkan")
-    printer = ProgressPrinter()
-    backend.load(lambda f, m: printer(ProgressEvent("load", f, m, step="motion")))
-    net = backend.interpolator
-    decision, ssim = inbetween.decide(a, b)
-    if decision == "cut":
-        print(f"note: the two pictures look like different scenes (SSIM {ssim:.2f}); the in-betweens will morph",
-              file=sys.stderr)
-    times = tuple(i / (args.frames + 1) for i in range(args.frames + 2))
-    record = inbetween.Drawings()
-    started = time.monotonic()
+    with ProgressPrinter() as printer:  # the bars go before the line saying what was written
+        backend.load(lambda f, m: printer(ProgressEvent("load", f, m, step="motion")))
+        net = backend.interpolator
+        decision, ssim = inbetween.decide(a, b)
+        if decision == "cut":
+            print(f"note: the two pictures look like different scenes (SSIM {ssim:.2f}); the in-betweens will morph",
+                  file=sys.stderr)
+        times = tuple(i / (args.frames + 1) for i in range(args.frames + 2))
+        record = inbetween.Drawings()
+        started = time.monotonic()
 
-    def frames():
-        for i, frame in enumerate(inbetween.drawings(a, b, times, net, record=record)):
-            printer(ProgressEvent("interpolate", i / (len(times) - 1), f"frame {i + 1}/{len(times)}", step="motion"))
-            yield frame
+        def frames():
+            for i, frame in enumerate(inbetween.drawings(a, b, times, net, record=record)):
+                printer(ProgressEvent("interpolate", i / (len(times) - 1), f"frame {i + 1}/{len(times)}",
+                                      step="motion"))
+                yield frame
 
-    if out.suffix.lower() == ".mp4":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.part.mp4")  # a cancelled run leaves no half clip
-        try:
-            write_mp4(tmp, frames(), a.size, args.fps)
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        width = max(4, len(str(len(times) - 1)))
-        for i, frame in enumerate(frames()):
-            frame.save(out / f"frame_{i:0{width}d}.png")
+        if out.suffix.lower() == ".mp4":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.part.mp4")  # a cancelled run leaves no half clip
+            try:
+                write_mp4(tmp, frames(), a.size, args.fps)
+                tmp.replace(out)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            width = max(4, len(str(len(times) - 1)))
+            for i, frame in enumerate(frames()):
+                frame.save(out / f"frame_{i:0{width}d}.png")
     seconds = time.monotonic() - started
     exact = "" if net.takes_timestep else " (HDv3: times by halving, each within half a step)"
     print(f"wrote {len(times)} frames to {out}: {args.a}, {args.frames} in-between{'s' * (args.frames != 1)}, "
