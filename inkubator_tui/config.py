@@ -160,6 +160,7 @@ DEFAULT_KEYS = {
     "run_next": "f5",
     "cancel": "escape",
     "refresh": "ctrl+r",
+    "open_project": "ctrl+o",
     # on the shot board
     "approve": "a",
     "approve_step": "A",
@@ -171,12 +172,18 @@ DEFAULT_KEYS = {
     "next_candidate": "right_square_bracket",
     "play": "p",
     "open": "o",
+    "view": "v",
+    "undo": "u",
+    "reapply": "U",
 }
 
 
 class UIConfig(_Section):
     # any Textual theme: textual-dark, textual-light, nord, gruvbox, ...
     theme: str = "textual-dark"
+    # how pictures are drawn: auto (what the terminal has: Kitty graphics, Sixel, else half blocks),
+    # or force kitty | sixel | halfcell | unicode
+    images: Literal["auto", "kitty", "sixel", "halfcell", "unicode"] = "auto"
 
     @field_validator("theme")
     @classmethod

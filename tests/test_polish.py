@@ -175,3 +175,81 @@ def test_the_agent_filling_shots_reports_the_time_left(tmp_path):
     said.clear()
     Director(Scripted([reply] * 4), pace_file=file).draft(notes, progress=lambda f, m: said.append(m))
     assert "(measured on this machine)" in said[0], "the next run guesses from the last before its first shot"
+
+
+# ---- undo and redo of the last decision or edit -------------------------------------------------
+def _produced_pipeline(produced_project, tmp_path):
+    import shutil
+
+    from inkubator_tui.pipeline.pipeline import Pipeline
+    from inkubator_tui.pipeline.registry import Registry
+    from inkubator_tui.project.store import Store
+
+    root = tmp_path / "p"
+    shutil.copytree(produced_project, root)
+    config = load_config(cli={"motion.backend": "camera", "keyframe.backend": "sketch"}).config
+    return Pipeline(Store.open(root), Registry(config))
+
+
+def test_undo_and_redo_an_edit_bring_back_the_shot_and_its_approved_drafts(produced_project, tmp_path):
+    from inkubator_tui.pipeline.undo import History, checkpoint
+
+    pipe = _produced_pipeline(produced_project, tmp_path)
+    store = pipe.store
+    shot = store.sheet().shots[1]
+    start = checkpoint(store)
+    history = History()
+    history.record("edit shot 2", pipe, lambda: pipe.revise_shot(shot.number, {"size": "ECU"}))
+    stale = [d for d in store.drafts(status=DraftStatus.STALE)]
+    assert stale and store.sheet().shots[1].size.value == "ECU"
+    assert history.undo(pipe) == "undid edit shot 2"
+    assert checkpoint(store) == start, "the shot and every draft it made stale are as they were"
+    assert history.redo(pipe) == "redid edit shot 2"
+    assert store.sheet().shots[1].size.value == "ECU"
+    assert {d.id for d in store.drafts(status=DraftStatus.STALE)} == {d.id for d in stale}
+    with pytest.raises(ProjectError, match="nothing to redo"):
+        history.redo(pipe)
+
+
+def test_undoing_an_approval_restores_the_siblings_sidecars_and_exported_animatic(produced_project, tmp_path):
+    from inkubator_tui.pipeline.undo import History
+
+    pipe = _produced_pipeline(produced_project, tmp_path)
+    store = pipe.store
+    key = store.drafts(Step.KEYFRAMES, status=DraftStatus.APPROVED)[0]
+    history = History()
+    history.record("reject", pipe, lambda: pipe.reject(key.id, note="too dark"))
+    assert store.draft(key.id).status == DraftStatus.REJECTED
+    history.undo(pipe)
+    back = store.draft(key.id)
+    assert back.status == DraftStatus.APPROVED and back.provenance.approver == "tester" and back.note == ""
+    sidecar = store.assets.path(back.files[0]).with_name(store.assets.path(back.files[0]).name + ".json")
+    assert '"approver": "tester"' in sidecar.read_text()
+
+    animatic = store.drafts(Step.ANIMATIC, "project", DraftStatus.APPROVED)[0]
+    exported = store.root / "exports" / "animatic.mp4"
+    pipe.reject(animatic.id)  # outside the history: the approval below is the change to take back
+    exported.unlink()
+    history.record("approve the animatic", pipe, lambda: pipe.approve(animatic.id, mode="tui"))
+    assert exported.is_file()
+    history.undo(pipe)
+    assert store.draft(animatic.id).status == DraftStatus.REJECTED and not exported.exists(), \
+        "the exported animatic goes with the approval that wrote it"
+    history.redo(pipe)
+    assert store.draft(animatic.id).status == DraftStatus.APPROVED and exported.is_file()
+
+
+def test_undo_refuses_when_the_change_was_changed_again_and_changes_nothing(produced_project, tmp_path):
+    from inkubator_tui.pipeline.undo import History, checkpoint
+
+    pipe = _produced_pipeline(produced_project, tmp_path)
+    history = History()
+    number = pipe.store.sheet().shots[0].number
+    history.record("edit shot 1", pipe, lambda: pipe.revise_shot(number, {"size": "EWS"}))
+    pipe.revise_shot(number, {"size": "WS"})  # a change made elsewhere (the chat, another window)
+    before = checkpoint(pipe.store)
+    with pytest.raises(ProjectError, match="cannot take back 'edit shot 1': the shot list changed again"):
+        history.undo(pipe)
+    assert checkpoint(pipe.store) == before
+    with pytest.raises(ProjectError, match="nothing to undo"):
+        History().undo(pipe)

@@ -245,7 +245,8 @@ async def test_slash_commands_and_a_failing_job(pipe, store):
         note.value = "/undo"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "withdrew beats draft" in chat_text(app)
+        assert "undid “make shot 3 a close-up” (U redoes it)" in chat_text(app)
+        assert store.draft(edit.id).status == DraftStatus.REJECTED and store.draft(edit.id).note == "undone"
 
 
 async def test_keys_come_from_config(store, isolated_config):
@@ -560,3 +561,164 @@ async def test_translate_screen_types_a_line_and_cast_screen_plays_a_sample(stor
         assert len(played) == 1 and played[0].suffix == ".wav"
         assert doubles[Step.VOICE].calls[-1][0] == f"sample-{name}"
         assert f"{name} ({language}): played" in chat_text(app)
+
+
+# ---- the full-screen viewer, undo from the app, the project picker, the mouse ------------------
+def _candidates_app(store, n: int = 3):
+    config = load_config(cli={"keyframe.candidates": n})
+    doubles = {Step.KEYFRAMES: Double(Step.KEYFRAMES), Step.MOTION: Double(Step.MOTION),
+               Step.VOICE: WavDouble(Step.VOICE), Step.ANIMATIC: Double(Step.ANIMATIC)}
+    pipe = Pipeline(store, Registry(config.config, overrides={Step.BEATS: RuleBeats(config.config), **doubles}))
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    pipe.run_step(Step.KEYFRAMES)
+    return InkubatorApp(store.root, config, pipeline=pipe), pipe
+
+
+async def test_full_screen_viewer_shows_candidates_side_by_side_and_decides(store):
+    from inkubator_tui.tui.viewer import Frame, Viewer
+
+    app, pipe = _candidates_app(store)
+    first = store.sheet().shots[0]
+    candidates = store.drafts(Step.KEYFRAMES, first.id)
+    assert len(candidates) == 3
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert isinstance(app.screen, Viewer)
+        frames = list(app.screen.query(Frame))
+        assert len(frames) == 3 and [f.has_class("picked") for f in frames] == [True, False, False]
+        assert frames[0].size.width > 30, "each candidate gets a third of a 120-column screen"
+        await pilot.press("right")
+        await settle(app, pilot)
+        assert [f.has_class("picked") for f in app.screen.query(Frame)] == [False, True, False]
+        await pilot.click(list(app.screen.query(Frame))[2])  # the mouse chooses too
+        await settle(app, pilot)
+        assert [f.has_class("picked") for f in app.screen.query(Frame)] == [False, False, True]
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert store.draft(candidates[2].id).status == DraftStatus.APPROVED
+        assert isinstance(app.screen, Viewer), "the viewer stays open for the next decision"
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert app.query_one(ShotBoard).cursor_row == 1 and "Shot 2" in str(app.screen.query_one("#vtitle").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, Viewer)
+
+
+async def test_undo_and_redo_keys_take_back_the_last_approval(pipe, store):
+    pipe.draft_beats(FIVE_SHOTS)
+    app, pipe, _ = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        app.query_one(ShotBoard).focus()
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert board_marks(app, Step.BEATS) == ["✓"] * 5
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert board_marks(app, Step.BEATS) == ["●"] * 5 and store.sheet() is None
+        assert "undid approval of draft 1 (U redoes it)" in chat_text(app)
+        await pilot.press("U")
+        await settle(app, pilot)
+        assert board_marks(app, Step.BEATS) == ["✓"] * 5 and len(store.sheet().shots) == 5
+        await pilot.press("U")
+        await settle(app, pilot)
+        assert "nothing to redo" in chat_text(app)
+
+
+async def test_ctrl_o_opens_a_recent_project_and_the_picker_starts_new_ones(store, tmp_path):
+    from inkubator_tui.project.recent import recent_projects, remember
+    from inkubator_tui.tui.picker import PickerApp, ProjectPicker
+
+    other = Store.create(tmp_path / "other")
+    other.add_message("director", "notes of the other film")
+    other.close()
+    remember(tmp_path / "other")
+    remember(store.root)
+    assert [p.root.name for p in recent_projects()][:2] == ["proj", "other"]
+    app, pipe, _ = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProjectPicker)
+        table = app.screen.query_one("#projects")
+        assert "(open)" in str(table.get_row_at(1)[0]), "the project already open is marked"
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert app.store.root == tmp_path / "other" and "notes of the other film" in chat_text(app)
+        assert f"opened {tmp_path / 'other'}" in chat_text(app)
+        assert [p.root.name for p in recent_projects()][:2] == ["other", "proj"], "the opened one comes first"
+        (tmp_path / "notes.txt").write_text("x")
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        await pilot.press("tab", *str(tmp_path / "notes.txt"), "enter")  # a file is not a project folder
+        await settle(app, pilot)
+        assert "notes.txt is a file; give a project folder" in chat_text(app)
+        assert app.store.root == tmp_path / "other", "a bad folder leaves the open project as it is"
+    picker = PickerApp(recent_projects(), tmp_path / "fresh")
+    async with picker.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("up", "enter")  # the first row starts a new project
+        await pilot.pause()
+    assert picker.return_value == tmp_path / "fresh"
+
+
+async def test_board_rows_take_clicks_and_focus_is_visible(pipe, store):
+    pipe.draft_beats(FIVE_SHOTS)
+    approve_all(pipe, Step.BEATS)
+    app, pipe, _ = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(app, pilot)
+        board = app.query_one(ShotBoard)
+        await pilot.click(ShotBoard, offset=(4, 3))  # the header row, then shots 1, 2, 3
+        await settle(app, pilot)
+        assert board.has_focus and board.cursor_row == 2 and preview_text(app).startswith("Shot 3")
+        focused = board.styles.border_left
+        app.query_one(NoteInput).focus()
+        await pilot.pause()
+        assert board.styles.border_left != focused, "the focused pane is marked by its edge"
+
+
+# ---- snapshots of what a person decides on, at 80×24 and 120×40 ---------------------------------
+DOCTOR_ROWS = [  # the doctor's rows depend on the machine: a fixed set keeps the snapshot stable
+    {"step": "beats", "backend": "llama", "ready": True, "in_use": True, "non_neural": False,
+     "detail": "Gemma 3 270M (embedded): base model, fills per-shot fields", "fix": ""},
+    {"step": "keyframes", "backend": "diffusion", "ready": False, "in_use": False, "non_neural": False,
+     "detail": "keyframe.model_path is not set", "fix": "set it to a diffusers folder or a .safetensors file"},
+    {"step": "keyframes", "backend": "sketch", "ready": True, "in_use": True, "non_neural": True,
+     "detail": "labelled sketch board", "fix": ""},
+]
+
+
+def _scene_app(kind: str, tmp_path, monkeypatch):
+    store = Store.create(tmp_path / "film")
+    if kind in ("candidates", "viewer"):
+        return _candidates_app(store, n=2)[0]
+    app, pipe, _ = make_app(store)
+    pipe.draft_beats(FIVE_SHOTS)
+    if kind in ("form", "doctor"):
+        approve_all(pipe, Step.BEATS)
+    if kind == "doctor":
+        monkeypatch.setattr("inkubator_tui.tui.app.doctor_rows", lambda registry: DOCTOR_ROWS)
+    return app
+
+
+SCENE_KEYS = {"pending": [], "doctor": ["f3"], "form": ["e"], "candidates": [], "viewer": ["v"]}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("kind", list(SCENE_KEYS))
+def test_snapshot_decisions(snap_compare, tmp_path, monkeypatch, kind, size):
+    async def arrive(pilot):
+        await settle(pilot.app, pilot)
+        pilot.app.query_one(ShotBoard).focus()
+        for key in SCENE_KEYS[kind]:
+            await pilot.press(key)
+            await settle(pilot.app, pilot)
+
+    assert snap_compare(_scene_app(kind, tmp_path, monkeypatch), terminal_size=size, run_before=arrive)

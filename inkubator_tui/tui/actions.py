@@ -70,7 +70,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("model", "Agent model", "show or switch the agent's model", slash="model", args="[PATH | URL NAME]"),
     Action("export", "Export", "screenplays, shot list, timelines, storyboard, signed media, provenance → exports/",
            slash="export"),
-    Action("undo", "Undo", "withdraw the newest beat-sheet draft, or go back to the previous one", slash="undo"),
+    Action("view", "View full screen", "the shot's keyframe full screen, its candidates side by side "
+           "(← → choose, ↑ ↓ shot, a approve, r reject)", "board", "view", "View", "view"),
+    Action("undo", "Undo", "take back this session's last approval, rejection, edit or request (with none: go "
+           "back to the previous shot list)", "board", "undo", "", "undo"),
+    Action("reapply", "Redo what undo took back", "put back what the last undo took back", "board", "reapply", "",
+           "reapply"),
+    Action("open_project", "Open project", "switch to another project: recent ones, or a new one", "anywhere",
+           "open_project", "", "project", "[FOLDER]", priority=True),
 )
 
 BY_SLASH = {a.slash: a for a in ACTIONS if a.slash}

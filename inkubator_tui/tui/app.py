@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from importlib.resources import files
@@ -31,15 +32,19 @@ from ..doctor import doctor_rows
 from ..pipeline.backend import BackendError, CancelToken, ProgressEvent
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.registry import Registry
+from ..pipeline.undo import History
 from ..project.models import Step, VoiceCast
 from ..project.notes_file import NotesFileError, read_notes
+from ..project.recent import recent_projects, remember
 from ..project.store import ProjectError, Store
 from .actions import ACTIONS, BY_SLASH
 from .board import ShotBoard
 from .chat import ChatPane
-from .preview import Preview, PreviewPane, build_preview, sheet_text
+from .picker import PickerApp, ProjectPicker
+from .preview import Preview, PreviewPane, build_gallery, build_preview, sheet_text
 from .screens import CastScreen, DoctorScreen, EditShotScreen, HelpScreen, NoteScreen, TranslateScreen
 from .state import ProjectView, read_view, shot_of_job
+from .viewer import Frame, Gallery, Viewer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,11 @@ class InkubatorApp(App):
     class ViewLoaded(Message):
         def __init__(self, view: ProjectView) -> None:
             self.view = view
+            super().__init__()
+
+    class GalleryReady(Message):
+        def __init__(self, gallery: Gallery) -> None:
+            self.gallery = gallery
             super().__init__()
 
     class PreviewReady(Message):
@@ -101,6 +111,13 @@ class InkubatorApp(App):
     class JobDone(Message):
         pass
 
+    class ProjectOpened(Message):
+        """Another project, opened by a worker, for the event loop to switch to."""
+
+        def __init__(self, pipeline: Pipeline) -> None:
+            self.pipeline = pipeline
+            super().__init__()
+
     def __init__(self, project: Path, loaded: LoadedConfig, pipeline: Pipeline | None = None):
         super().__init__()
         self.loaded = loaded
@@ -108,6 +125,7 @@ class InkubatorApp(App):
         self.store = pipeline.store if pipeline else Store.open(project)
         self.pipeline = pipeline or Pipeline(self.store, Registry(loaded.config))
         self.conversation = Conversation(self.pipeline)
+        self.history = History()  # this session's approvals, edits and requests, for undo and redo
         self.view: ProjectView | None = None
         self.candidate = 0
         self.cancel_token: CancelToken | None = None
@@ -139,7 +157,14 @@ class InkubatorApp(App):
 
     def on_mount(self) -> None:
         self.query_one("#jobbar").display = False
+        self.query_one(PreviewPane).kind = self.loaded.config.ui.images
+        self._load_chat()
+        self.refresh_view()
+        self.prepare_agent()
+
+    def _load_chat(self) -> None:
         chat = self.query_one(ChatPane)
+        chat.clear()
         messages = self.store.messages()
         for m in messages[-200:]:
             chat.add(m.role, m.text)
@@ -149,8 +174,48 @@ class InkubatorApp(App):
         history = [m.text for m in messages if m.role == "director"]
         chat.query_one("#note").history = history[-100:]
         chat.query_one("#note").focus()
+
+    # ---- switching projects ------------------------------------------------------------
+    def action_open_project(self, arg: str = "") -> None:
+        """Ctrl+O: the picker; `/project FOLDER` opens (or starts) that folder at once."""
+        if self.busy:
+            self.notify("a job is running; Esc cancels it, then open another project", severity="warning")
+            return
+        if arg:
+            self._open_project(Path(arg).expanduser())
+            return
+
+        def job() -> None:
+            projects = recent_projects()
+            self.call_from_thread(self.push_screen, ProjectPicker(projects, default_project_dir(), self.store.root),
+                                  lambda folder: self._open_project(folder) if folder else None)
+
+        self.run_worker(job, thread=True, group="picker", exit_on_error=False)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def _open_project(self, folder: Path) -> None:
+        if folder.resolve() == self.store.root.resolve():
+            return
+        try:
+            store = Store.open(ready_project(folder))
+        except ProjectError as e:
+            self.say(str(e), severity="error")
+            return
+        remember(folder)
+        # the same registry: a loaded model serves the next project too
+        self.post_message(self.ProjectOpened(Pipeline(store, self.pipeline.registry)))
+
+    def on_inkubator_app_project_opened(self, message: ProjectOpened) -> None:
+        old = self.store
+        self.pipeline = message.pipeline
+        self.store = message.pipeline.store
+        self.conversation = Conversation(self.pipeline)
+        self.history = History()
+        self.view, self.candidate = None, 0
+        old.close()
+        self._load_chat()
+        self.query_one(ChatPane).add("system", f"opened {self.store.root}")
         self.refresh_view()
-        self.prepare_agent()
 
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
     def prepare_agent(self) -> None:
@@ -179,8 +244,10 @@ class InkubatorApp(App):
         self.post_message(self.ViewLoaded(read_view(self.pipeline)))
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
-    def build_preview(self, view: ProjectView, shot_id: str | None, candidate: int) -> None:
+    def build_preview(self, view: ProjectView, shot_id: str | None, candidate: int, gallery: bool = False) -> None:
         self.post_message(self.PreviewReady(build_preview(view, self.store, shot_id, candidate)))
+        if gallery:
+            self.post_message(self.GalleryReady(build_gallery(view, self.store, shot_id, candidate)))
 
     def on_inkubator_app_view_loaded(self, message: ViewLoaded) -> None:
         self.view = message.view
@@ -196,7 +263,38 @@ class InkubatorApp(App):
 
     def _update_preview(self) -> None:
         if self.view is not None:
-            self.build_preview(self.view, self.query_one(ShotBoard).selected_shot, self.candidate)
+            self.build_preview(self.view, self.query_one(ShotBoard).selected_shot, self.candidate,
+                               gallery=self._viewer() is not None)
+
+    def _viewer(self) -> Viewer | None:
+        return next((s for s in self.screen_stack if isinstance(s, Viewer)), None)
+
+    def on_inkubator_app_gallery_ready(self, message: GalleryReady) -> None:
+        viewer = self._viewer()
+        if viewer is not None:
+            viewer.show(message.gallery)
+
+    # ---- the full-screen viewer ---------------------------------------------------------
+    def action_view(self) -> None:
+        if self._viewer() is not None:
+            return
+        self.push_screen(Viewer(self.keys, self.loaded.config.ui.images))
+        self._update_preview()
+
+    def action_view_shot(self, step: int) -> None:
+        """↑ ↓ in the viewer: the previous or next shot, as the board's cursor would."""
+        board = self.query_one(ShotBoard)
+        if board.row_count:
+            board.move_cursor(row=max(0, min(board.row_count - 1, board.cursor_row + step)))
+
+    def choose_candidate(self, index: int) -> None:
+        """A click on a picture (the viewer's or the preview's) makes it the candidate the keys act on."""
+        self.candidate = index
+        self._update_preview()
+
+    @on(Frame.Chosen)
+    def _frame_chosen(self, event: Frame.Chosen) -> None:
+        self.choose_candidate(event.index)
 
     @on(ShotBoard.RowHighlighted)
     def _row_changed(self, event: ShotBoard.RowHighlighted) -> None:
@@ -208,8 +306,9 @@ class InkubatorApp(App):
     def busy(self) -> bool:
         return self.cancel_token is not None
 
-    def start_job(self, label: str, fn: Callable[[CancelToken], None]) -> None:
-        """Run `fn` in a thread worker; one job at a time, Esc cancels it."""
+    def start_job(self, label: str, fn: Callable[[CancelToken], None], undo: str = "") -> None:
+        """Run `fn` in a thread worker; one job at a time, Esc cancels it. A job with an
+        `undo` label is a change the undo key can take back (the session's history)."""
         if self.busy:
             self.notify("A job is running; Esc cancels it.", severity="warning")
             return
@@ -219,6 +318,9 @@ class InkubatorApp(App):
         self.query_one("#jobbar").display = True
         self.query_one("#jobline", Static).update(label)
         self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        if undo:
+            plain = fn
+            fn = lambda token: self.history.record(undo, self.pipeline, lambda: plain(token))  # noqa: E731
         self._run_job(label, fn, token)
 
     @work(thread=True, group="job", exit_on_error=False)
@@ -318,7 +420,7 @@ class InkubatorApp(App):
                 on_partial=lambda d: self.post_message(self.SheetDrafting(d["sheet"], d["filled"])))
             self.post_message(self.Said("agent", reply.text))
 
-        self.start_job("agent", job)
+        self.start_job("agent", job, undo=f"“{text[:40]}”" + ("…" if len(text) > 40 else ""))
 
     def slash(self, text: str) -> None:
         cmd, _, arg = text[1:].partition(" ")
@@ -399,7 +501,7 @@ class InkubatorApp(App):
                          "what to change.", persist=True))
 
         self.query_one(ChatPane).add("director", f"/notes {path}")
-        self.start_job("import", job)
+        self.start_job("import", job, undo=f"import of {path.name}")
 
     def action_model(self, arg: str = "") -> None:
         if not arg:
@@ -441,7 +543,8 @@ class InkubatorApp(App):
                 d = self.pipeline.reject(target_id, note=note)
                 self.say(f"rejected {d.step.value} draft {d.id}" + (f": {note}" if note else ""))
 
-        self.start_job("approve" if approve else "reject", job)
+        self.start_job("approve" if approve else "reject", job,
+                       undo=f"{'approval' if approve else 'rejection'} of draft {target_id}")
 
     def action_approve(self, arg: str = "") -> None:
         if arg and not arg.isdigit():
@@ -470,7 +573,7 @@ class InkubatorApp(App):
             approved = self.pipeline.approve_step(steps[0], mode="tui", cancel=token)
             self.say(f"approved {len(approved)} {steps[0].value} draft(s)")
 
-        self.start_job("approve step", job)
+        self.start_job("approve step", job, undo="approve step")
 
     def action_reject(self, arg: str = "") -> None:
         self._decide(None, approve=False, note=arg)
@@ -498,7 +601,7 @@ class InkubatorApp(App):
                 if note:
                     reply = self.conversation.send(note, cancel=token)
                     self.post_message(self.Said("agent", reply.text))
-            self.start_job("redo", job)
+            self.start_job("redo", job, undo=f"redo of draft {pick.id}")
             return
 
         def job(token: CancelToken) -> None:
@@ -506,7 +609,7 @@ class InkubatorApp(App):
             report = self.pipeline.run_step(pick.step, only={pick.target}, cancel=token, on_progress=self._emit)
             self.say(f"redo: {report.summary()}")
 
-        self.start_job("redo", job)
+        self.start_job("redo", job, undo=f"redo of draft {pick.id}")
 
     def action_next_candidate(self) -> None:
         self.candidate += 1
@@ -536,7 +639,7 @@ class InkubatorApp(App):
                 _, stale = self.pipeline.changes_stale(lambda: self.pipeline.revise_shot(shot.id, changes))
                 self.say(f"shot {shot.number}: {', '.join(changes)} changed; {len(stale)} draft(s) now stale")
 
-            self.start_job("edit", job)
+            self.start_job("edit", job, undo=f"edit of shot {shot.number}")
 
         self.push_screen(EditShotScreen(shot), saved)
 
@@ -604,7 +707,7 @@ class InkubatorApp(App):
                      + (f" — {d.data['flag']}" if d.data.get("flag") else "")
                      + (f"; {len(stale)} draft(s) now stale" if stale else ""))
 
-        self.start_job("translate", job)
+        self.start_job("translate", job, undo=f"translation of line {ref} ({language})")
 
     def _sample_voice(self, name: str, language: str) -> None:
         """Hear `name`'s cast in `language` say their first line (nothing is drafted)."""
@@ -643,7 +746,7 @@ class InkubatorApp(App):
             self.say(f"{name}: " + ", ".join(f"{lang} {c.label()}" for lang, c in casts)
                      + f"; {len(stale)} draft(s) now stale")
 
-        self.start_job("cast", job)
+        self.start_job("cast", job, undo=f"recast of {name}")
 
     # ---- running -----------------------------------------------------------------------
     def action_run_next(self) -> None:
@@ -714,7 +817,17 @@ class InkubatorApp(App):
         self.start_job("export", job)
 
     def action_undo(self) -> None:
-        self.start_job("undo", lambda token: self.say(self.pipeline.undo_beats()))
+        """Take back this session's last change; with none, the shot list's last version."""
+        def job(token: CancelToken) -> None:
+            if self.history.done:
+                self.say(self.history.undo(self.pipeline) + f" ({self.keys['reapply']} redoes it)")
+            else:
+                self.say(self.pipeline.undo_beats())
+
+        self.start_job("undo", job)
+
+    def action_reapply(self) -> None:
+        self.start_job("redo", lambda token: self.say(self.history.redo(self.pipeline)))
 
     def action_doctor(self) -> None:
         def job() -> None:
@@ -730,14 +843,29 @@ class InkubatorApp(App):
             self.push_screen(HelpScreen(self.keys))
 
 
-def run_app(project: Path | None, loaded: LoadedConfig) -> int:
-    if project is None:
-        project = default_project_dir()
+def ready_project(project: Path) -> Path:
+    """An inkubator project at `project`: opened as it is, or started in a new or empty folder."""
     if not (project / "project.sqlite").exists():
+        if project.exists() and not project.is_dir():
+            raise ProjectError(f"{project} is a file; give a project folder, or a new or empty folder to start one")
         if project.is_dir() and any(p for p in project.iterdir() if not p.name.startswith(".")):
             raise ProjectError(f"{project} is not an inkubator project; open a project folder, or give a new "
                                f"or empty folder to start one")
         Store.create(project).close()
+    return project
+
+
+def run_app(project: Path | None, loaded: LoadedConfig) -> int:
+    if project is None:
+        projects = recent_projects()
+        if projects and sys.stdin.isatty() and sys.stdout.isatty():
+            project = PickerApp(projects, default_project_dir(), loaded.config.ui.theme).run()
+            if project is None:
+                return 0
+        else:
+            project = default_project_dir()
+    project = ready_project(project)
+    remember(project)
     log_file = Path(loaded.config.runtime.log_file) if loaded.config.runtime.log_file else \
         user_log_path("inkubator") / "inkubator.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,11 @@ class ChatPane(Vertical):
         yield Static("", id="stream")
         yield NoteInput(placeholder="Notes or a request · /help for commands · Enter sends", id="note")
 
+    def clear(self) -> None:
+        """Empty the log (another project's chat is about to be shown)."""
+        self.query_one("#log", VerticalScroll).remove_children()
+        self.end_stream()
+
     def add(self, role: str, text: str) -> None:
         who = {"director": "you", "agent": "agent", "system": "·"}.get(role, role)
         line = Text.assemble((f"{who}: ", "bold"), text)

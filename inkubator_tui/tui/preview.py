@@ -6,20 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
-from PIL import ImageFilter
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
-from textual_image.widget import Image  # imported before the app starts: it probes the terminal once
 
 from ..agents.director import rules_kept
 from ..pipeline.steps import role_of, role_target
 from ..views import STATUS_MARK, motion_summary
-from ..project.models import BeatSheet, DraftStatus, Step
+from ..project.models import BeatSheet, Draft, DraftStatus, Step
 from ..project.store import Store
 from . import media
+from .pictures import picture
+from .viewer import Frame, Gallery
 from .state import ProjectView
 
 
@@ -41,25 +41,74 @@ def sheet_text(sheet: BeatSheet) -> Text:
         if s.scene != scene:
             scene = s.scene
             out.append(f"{headings.get(scene) or f'Scene {scene}'}\n", style="bold underline")
-        out.append(f"{s.number:>3}  ", style="bold")
+        out.append(f"{s.number:>2} ", style="bold")
         out.append(f"{s.size.value} · {s.angle.value} · {s.movement.value} · {s.duration_s:g}s\n", style="bold")
-        out.append(f"     {s.action}\n")
+        out.append(f"   {s.action}\n")
         for d in s.dialogue:
-            out.append(f"     {d.character or '? (who says this?)'}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else "") + "\n",
+            out.append(f"   {d.character or '? (who says this?)'}: “{d.text}”" + (f" ({d.delivery})" if d.delivery else "") + "\n",
                        style="italic")
     return out
 
 
-def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Preview:
-    """Runs in a worker: reads images and clips from disk."""
+def keyframes_shown(view: ProjectView, shot_id: str, pick: Draft | None) -> list[Draft]:
+    """The keyframes to look at for a shot: the candidates when keyframes wait for a
+    decision, else the start (and end) frame as they stand."""
+    if pick is not None and pick.step == Step.KEYFRAMES:
+        return view.decision(shot_id)
+    return [d for d in (view.latest(Step.KEYFRAMES, shot_id), view.latest(Step.KEYFRAMES, role_target(shot_id, "end")))
+            if d is not None]
+
+
+def keyframe_pictures(view: ProjectView, store: Store, shot_id: str, pick: Draft | None, limit: int,
+                      size: int = 1024) -> list[tuple[Draft, PILImage.Image, str]]:
+    """(draft, picture, caption) for the keyframes shown, read from disk (a worker's job)."""
+    out = []
+    for d in keyframes_shown(view, shot_id, pick)[:limit]:
+        path = store.assets.path(d.files[0]) if d.files else None
+        if path is not None and path.is_file():
+            img = PILImage.open(path).convert("RGB")
+            img.thumbnail((size, size))
+            role = "end " if role_of(d.target) == "end" else ""
+            out.append((d, img, f"{role}v{d.version} {d.status.value}"))
+    return out
+
+
+def _picked(view: ProjectView, shot_id: str | None, candidate: int) -> tuple[Draft | None, str]:
+    """The draft the decision keys act on, and a line saying what it is."""
     decision = view.decision(shot_id)
     pick = decision[candidate % len(decision)] if decision else None
-    footer = ""
+    if pick is None:
+        return None, ""
+    where = f" ({candidate % len(decision) + 1} of {len(decision)}: [ ] to switch)" if len(decision) > 1 else ""
+    label = "non-neural default" if pick.provenance.non_neural else pick.provenance.model_id
+    seed = f", seed {pick.provenance.seed}" if pick.provenance.seed is not None else ""
+    return pick, (f"{pick.step.value} draft {pick.id} v{pick.version}{where} · {pick.provenance.backend}, "
+                  f"{label}{seed}")
+
+
+def shot_title(shot: dict) -> str:
+    return f"Shot {shot['number']} · {shot['size']} · {shot['angle']} · {shot['movement']} · {shot['duration_s']:g}s"
+
+
+def build_gallery(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Gallery:
+    """What the full-screen viewer shows for a shot (a worker's job: it reads the pictures)."""
+    if view.pending_sheets:
+        return Gallery("Beat sheet", empty="the beat sheet waits for your approval; keyframes come after it")
+    shot = next((s for s in view.shots if s["id"] == shot_id), None)
+    if shot is None:
+        return Gallery("No shot", empty="select a shot on the board")
+    pick, footer = _picked(view, shot_id, candidate)
+    pictures = [(img, caption, d is pick or (pick is None and i == 0)) for i, (d, img, caption)
+                in enumerate(keyframe_pictures(view, store, shot_id, pick, 4, size=2048))]
+    return Gallery(f"{shot_title(shot)} — {shot['action'][:100]}", pictures,
+                   footer or "nothing here waits for a decision")
+
+
+def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Preview:
+    """Runs in a worker: reads images and clips from disk."""
+    pick, footer = _picked(view, shot_id, candidate)
     if pick is not None:
-        where = f" ({candidate % len(decision) + 1} of {len(decision)}: [ ] to switch)" if len(decision) > 1 else ""
-        label = "non-neural default" if pick.provenance.non_neural else pick.provenance.model_id
-        footer = (f"{pick.step.value} draft {pick.id} v{pick.version}{where} · {pick.provenance.backend}, {label} · "
-                  f"a approve · r reject · d redo with a note")
+        footer += " · a approve · r reject · d redo with a note · v full screen"
 
     if view.pending_sheets:
         sheet = BeatSheet.model_validate(pick.data["sheet"])
@@ -79,8 +128,7 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
             return Preview("Animatic", Text(f"{view.animatic}\no opens it in your player"), footer=footer)
         return Preview("No shots yet", Text("Send notes in the chat (or F2 for the sample) to draft a beat sheet."))
 
-    title = (f"Shot {shot['number']} · {shot['size']} · {shot['angle']} · {shot['movement']} · "
-             f"{shot['duration_s']:g}s")
+    title = shot_title(shot)
     lines: list[RenderableType] = [Text(shot["action"])]
     for i, d in enumerate(shot["dialogue"]):
         line_id = view.line_ids.get(shot_id, [])[i] if i < len(view.line_ids.get(shot_id, [])) else ""
@@ -92,18 +140,7 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     steps = "  ".join(f"{k[0].upper()} {STATUS_MARK.get(v, v)}" for k, v in shot["steps"].items())
     lines.append(Text.from_markup(steps))
 
-    images: list[tuple[PILImage.Image, str, bool]] = []
-    shown = decision if pick is not None and pick.step == Step.KEYFRAMES else \
-        [d for d in (view.latest(Step.KEYFRAMES, shot_id), view.latest(Step.KEYFRAMES, role_target(shot_id, "end")))
-         if d is not None]
-    for d in shown[:3]:
-        if d.files and store.assets.path(d.files[0]).is_file():
-            img = PILImage.open(store.assets.path(d.files[0])).convert("RGB")
-            img.thumbnail((480, 480))
-            # Terminal cells are coarse pixels: thicken thin strokes so a sketch stays legible.
-            img = img.filter(ImageFilter.MinFilter(5))
-            role = "end " if role_of(d.target) == "end" else ""
-            images.append((img, f"{role}v{d.version} {d.status.value}", d is pick))
+    images = [(img, caption, d is pick) for d, img, caption in keyframe_pictures(view, store, shot_id, pick, 3)]
     strip: list[PILImage.Image] = []
     motion = view.latest(Step.MOTION, shot_id)
     if motion is not None and motion.files and motion.status != DraftStatus.STALE:
@@ -125,29 +162,24 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     return Preview(title, Group(*lines), images, strip, footer)
 
 
-def _image(img: PILImage.Image, width: int, classes: str = "") -> Image:
-    widget = Image(img, classes=classes)
-    # textual-image draws nothing with auto size: give it cells explicitly (cells are about 1:2)
-    widget.styles.width = width
-    widget.styles.height = max(2, round(width * img.height / img.width / 2))
-    return widget
-
-
 class PreviewPane(VerticalScroll, can_focus=False):
     DEFAULT_CSS = """
     PreviewPane { padding: 0 1; }
     PreviewPane #ptitle { text-style: bold; }
     PreviewPane #pimages, PreviewPane #pstrip { height: auto; }
     PreviewPane .candidate { margin-right: 1; border: round $panel; }
-    PreviewPane .picked { border: round $accent; }
     PreviewPane #pfooter { color: $text-muted; margin-top: 1; }
     """
 
+    # how pictures are drawn (the config's ui.images)
+    kind = "auto"
+
     def compose(self) -> ComposeResult:
+        # pictures first: they are what a person decides on; the text scrolls below them
         yield Static("", id="ptitle")
-        yield Static("", id="pbody")
         yield Horizontal(id="pimages")
         yield Horizontal(id="pstrip")
+        yield Static("", id="pbody")
         yield Static("", id="pfooter")
 
     live: tuple[PILImage.Image, str] | None = None
@@ -157,7 +189,8 @@ class PreviewPane(VerticalScroll, can_focus=False):
         self.live = (image.convert("RGB"), caption)
         row = self.query_one("#pimages", Horizontal)
         row.remove_children()
-        row.mount(_image(self.live[0], max(16, min(60, self.size.width - 4)), "candidate"))
+        row.mount(picture(self.live[0], max(16, self.size.width - 4), self._rows(), kind=self.kind,
+                          classes="candidate"))
         self.query_one("#pfooter", Static).update(f"live: {caption}")
 
     def end_live(self) -> None:
@@ -174,10 +207,14 @@ class PreviewPane(VerticalScroll, can_focus=False):
             self.show_live(*self.live)
         elif p.images:
             each = max(12, width // len(p.images) - 3)
-            row.mount_all(_image(img, each, "candidate picked" if picked else "candidate") for img, _, picked
-                          in p.images)
+            row.mount_all(Frame(i, picture(img, each, self._rows() - 3, kind=self.kind), Static(caption),
+                                classes="picked" if picked else "") for i, (img, caption, picked) in enumerate(p.images))
         strip = self.query_one("#pstrip", Horizontal)
         strip.remove_children()
         if p.strip:
             each = max(8, width // len(p.strip) - 1)
-            strip.mount_all(_image(img, each) for img in p.strip)
+            strip.mount_all(picture(img, each, kind=self.kind) for img in p.strip)
+
+    def _rows(self) -> int:
+        """Pictures take at most about two thirds of the pane's height, leaving room for the text."""
+        return max(6, self.size.height * 2 // 3 - 2)

@@ -1,0 +1,81 @@
+"""Pictures in the terminal: which way they are drawn, how big, and how to keep a
+sketch legible when each cell is only a pixel or two.
+
+textual-image picks the best method the terminal has when it is imported (Kitty
+graphics, Sixel, else half blocks; text blocks when not on a terminal); the
+config's `ui.images` can force one. Cell-drawn pictures turn a 1024-px pencil
+line into nothing, so strokes are thickened in proportion before the picture
+is scaled down to the cells it has.
+"""
+
+from __future__ import annotations
+
+from PIL import Image as PILImage
+from PIL import ImageFilter
+from textual.widget import Widget
+from textual_image.renderable import HalfcellImage, SixelImage, TGPImage, UnicodeImage
+from textual_image.renderable import Image as Detected
+from textual_image.widget import HalfcellImage as HalfcellWidget
+from textual_image.widget import Image as AutoWidget  # imported before the app starts: it probes the terminal once
+from textual_image.widget import SixelImage as SixelWidget
+from textual_image.widget import TGPImage as KittyWidget
+from textual_image.widget import UnicodeImage as UnicodeWidget
+from textual_image._terminal import get_cell_size
+
+WIDGETS = {"auto": AutoWidget, "kitty": KittyWidget, "sixel": SixelWidget, "halfcell": HalfcellWidget,
+           "unicode": UnicodeWidget}
+CELL_DRAWN = {"halfcell", "unicode"}
+
+
+def method(kind: str = "auto") -> str:
+    """The method in use, by its config name (`auto` resolved to what the terminal has)."""
+    if kind != "auto":
+        return kind
+    return {HalfcellImage: "halfcell", UnicodeImage: "unicode", SixelImage: "sixel", TGPImage: "kitty"}[Detected]
+
+
+METHOD_WORDS = {"kitty": "Kitty graphics", "sixel": "Sixel", "halfcell": "half blocks", "unicode": "text blocks"}
+
+
+def cell_aspect() -> float:
+    """A cell's width over its height (about 0.5; the terminal says when it can)."""
+    try:
+        size = get_cell_size()
+        if size.width and size.height:
+            return size.width / size.height
+    except Exception:  # noqa: BLE001 - no terminal (tests, pipes): the usual shape
+        pass
+    return 0.5
+
+
+def fit(img: PILImage.Image, width: int, height: int) -> tuple[int, int]:
+    """The largest (columns, rows) inside width × height that keeps the picture's shape."""
+    rows_per_col = cell_aspect() * img.height / img.width
+    cols = max(4, width)
+    if height > 0 and cols * rows_per_col > height:
+        cols = max(4, int(height / rows_per_col))
+    return cols, max(2, round(cols * rows_per_col))
+
+
+def legible(img: PILImage.Image, cols: int, kind: str = "auto") -> PILImage.Image:
+    """The picture ready for `cols` cells: for cell-drawn methods, dark strokes are
+    widened by the scale-down factor first so they survive it; pixel methods get it as is."""
+    img = img.convert("RGB")
+    if method(kind) not in CELL_DRAWN:
+        return img
+    factor = img.width / max(1, cols)
+    if factor >= 2:
+        size = max(3, int(factor * 0.8) | 1)  # an odd window, about one cell's worth of pixels
+        img = img.filter(ImageFilter.MinFilter(min(size, 15)))
+    # half blocks draw two square pixels a cell: the picture at cols pixels wide keeps its shape
+    return img.resize((max(1, cols), max(1, round(img.height * cols / img.width))), PILImage.Resampling.BOX)
+
+
+def picture(img: PILImage.Image, width: int, height: int = 0, *, kind: str = "auto", classes: str = "") -> Widget:
+    """A widget showing `img` as large as width × height cells allow (height 0: any)."""
+    cols, rows = fit(img, width, height)
+    widget = WIDGETS[kind](legible(img, cols, kind), classes=classes)
+    # textual-image draws nothing with auto size: give it cells explicitly
+    widget.styles.width = cols
+    widget.styles.height = rows
+    return widget
