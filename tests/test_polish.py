@@ -253,3 +253,15 @@ def test_undo_refuses_when_the_change_was_changed_again_and_changes_nothing(prod
     assert checkpoint(pipe.store) == before
     with pytest.raises(ProjectError, match="nothing to undo"):
         History().undo(pipe)
+
+
+def test_the_readme_lists_every_key_as_the_app_binds_it():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from inkubator_tui.config import DEFAULT_KEYS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"\n\[keys\][^\n]*\n(.*?)```", readme, re.S).group(1)
+    assert tomllib.loads(block) == DEFAULT_KEYS

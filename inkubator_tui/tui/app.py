@@ -573,7 +573,8 @@ class InkubatorApp(App):
             approved = self.pipeline.approve_step(steps[0], mode="tui", cancel=token)
             self.say(f"approved {len(approved)} {steps[0].value} draft(s)")
 
-        self.start_job("approve step", job, undo="approve step")
+        self.start_job("approve step", job,
+                       undo=f"approval of every pending {pick.step.value} draft" if pick else "approval of a step")
 
     def action_reject(self, arg: str = "") -> None:
         self._decide(None, approve=False, note=arg)

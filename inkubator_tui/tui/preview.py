@@ -18,7 +18,7 @@ from ..views import STATUS_MARK, motion_summary
 from ..project.models import BeatSheet, Draft, DraftStatus, Step
 from ..project.store import Store
 from . import media
-from .pictures import picture
+from .pictures import fit, picture
 from .viewer import Frame, Gallery
 from .state import ProjectView
 
@@ -206,8 +206,14 @@ class PreviewPane(VerticalScroll, can_focus=False):
         if self.live is not None:
             self.show_live(*self.live)
         elif p.images:
-            each = max(12, width // len(p.images) - 3)
-            row.mount_all(Frame(i, picture(img, each, self._rows() - 3, kind=self.kind), Static(caption),
+            n, rows = len(p.images), self._rows()
+            # side by side, or one above another when the pane is tall and narrow: whichever is larger
+            side = fit(p.images[0][0], max(12, width // n - 3), rows - 3)
+            stacked = fit(p.images[0][0], width - 3, max(4, rows // n - 3))
+            stack = n > 1 and stacked[0] * stacked[1] > side[0] * side[1] * 1.2
+            row.styles.layout = "vertical" if stack else "horizontal"
+            cols, height = stacked if stack else side
+            row.mount_all(Frame(i, picture(img, cols, height, kind=self.kind), Static(caption),
                                 classes="picked" if picked else "") for i, (img, caption, picked) in enumerate(p.images))
         strip = self.query_one("#pstrip", Horizontal)
         strip.remove_children()
