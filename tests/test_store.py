@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import sqlite3
 
 import pytest
 
 from inkubator_tui.project import migrations
 from inkubator_tui.project.models import DraftStatus, Provenance, Step
+from inkubator_tui.project.assets import STALE_TEMP_S
 from inkubator_tui.project.store import ProjectError, Store
 
 
@@ -143,10 +146,12 @@ def test_write_interrupted_between_temp_file_and_rename(store, tmp_path, monkeyp
     assert files == [], "neither a partial asset nor its temp file is left behind"
     assert store.drafts() == []
 
-    # a hard kill can still leave a temp file; the next open sweeps it
+    # a hard kill can still leave a temp file; the next open sweeps it once it is stale
     (store.assets.root / "ab").mkdir(exist_ok=True)
     leftover = store.assets.root / "ab" / ".tmp-abc123"
     leftover.write_bytes(b"half a file")
+    hour_ago = time.time() - STALE_TEMP_S - 60
+    os.utime(leftover, (hour_ago, hour_ago))
     store.close()
     reopened = Store.open(store.root)
     assert not leftover.exists()
@@ -178,3 +183,30 @@ def test_drafts_round_trip(store):
     assert got.status == DraftStatus.REJECTED and got.note == "too dark" and got.provenance.seed == 4
     with pytest.raises(ProjectError, match="no draft 99"):
         store.draft(99)
+
+
+def test_opening_a_project_leaves_a_running_writes_temp_and_never_sweeps_through_links(store, tmp_path):
+    """Issue 15: a `status` during `produce` swept the keyframe jobs' temp files, and a
+    symlinked `assets/ab` let the sweep delete files outside the project."""
+    old = time.time() - STALE_TEMP_S - 60
+    (store.assets.root / "cd").mkdir(parents=True, exist_ok=True)
+    running = store.assets.root / "cd" / ".tmp-being-written"
+    running.write_bytes(b"a write in progress")
+    stale = store.assets.root / "cd" / ".tmp-killed"
+    stale.write_bytes(b"left by a kill")
+    os.utime(stale, (old, old))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    theirs = outside / ".tmp-someone-elses"
+    theirs.write_bytes(b"not ours")
+    os.utime(theirs, (old, old))
+    (store.assets.root / "ef").symlink_to(outside, target_is_directory=True)
+    store.close()
+    Store.open(store.root).close()
+    assert running.exists(), "a temp still being written (fresh) is not swept"
+    assert not stale.exists(), "a stale one is"
+    assert theirs.exists(), "nothing is swept through a link"
+
+    shutil.rmtree(store.assets.root)
+    store.assets.root.symlink_to(outside, target_is_directory=True)
+    assert Store.open(store.root).assets.sweep_temporaries() == 0 and theirs.exists()

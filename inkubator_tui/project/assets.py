@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from platformdirs import user_cache_path
 from .models import Provenance
 
 TMP_PREFIX = ".tmp-"
+# A temp file untouched this long is left over from a killed write, not one in progress.
+STALE_TEMP_S = 3600.0
 
 
 def _umask() -> int:
@@ -89,13 +92,26 @@ class AssetStore:
     def __init__(self, root: Path):
         self.root = root
 
-    def sweep_temporaries(self) -> int:
-        """Remove temp files an interrupted write left behind."""
+    def sweep_temporaries(self, older_than_s: float = STALE_TEMP_S) -> int:
+        """Remove temp files an interrupted write left behind: only ones untouched for
+        `older_than_s` (a write in progress, this process's or another's, keeps its
+        temp's time fresh), and never through a symlink (a link in `assets/` may point
+        anywhere; an `assets` that is itself a link is not swept at all)."""
+        if self.root.is_symlink() or not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
         n = 0
-        if self.root.exists():
-            for p in self.root.rglob(TMP_PREFIX + "*"):
-                p.unlink(missing_ok=True)
-                n += 1
+        for folder, dirs, names in os.walk(self.root, followlinks=False):
+            for name in names:
+                p = Path(folder) / name
+                if not name.startswith(TMP_PREFIX) or p.is_symlink():
+                    continue
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink()
+                        n += 1
+                except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+                    pass
         return n
 
     def put_file(self, src: Path, provenance: Provenance) -> str:
