@@ -19,6 +19,7 @@ from ..pipeline.steps import SHEET_TARGET
 from ..project.models import (Angle, BeatSheet, Draft, DraftStatus, Movement, Provenance, Scene, Size, Step,
                               utcnow)
 from ..project.store import ProjectError
+from ..project.notes_file import without_controls
 from . import edits
 from .director import Director, rules_kept
 from .notes import open_questions, parse_notes, speaker_question
@@ -65,7 +66,7 @@ class Conversation:
              on_partial: Callable[[dict], None] | None = None) -> Reply:
         """One director message. `notes=True` says it is notes (a file sent with /notes);
         `on_partial` sees a new beat sheet as it drafts ({"sheet", "filled"})."""
-        message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
+        message = without_controls(message).strip()
         if not message:
             raise ProjectError("the message is empty")
         history = self.store.messages()

@@ -30,7 +30,7 @@ from ..project.models import (
     stable_hash,
     utcnow,
 )
-from ..project.notes_file import NotesFileError, check_size
+from ..project.notes_file import NotesFileError, check_size, without_controls
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
 from .dubbing import timing
@@ -180,6 +180,7 @@ class Pipeline:
                     on_partial: Callable[[Any], None] | None = None) -> StepReport:
         """Draft a beat sheet from the director's notes, unless a live draft for
         these notes exists (edits made by conversation count: they descend from them)."""
+        notes = without_controls(notes)
         if not notes.strip():
             raise ProjectError("the notes are empty; write what happens, scene by scene")
         try:

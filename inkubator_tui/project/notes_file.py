@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
@@ -9,6 +10,18 @@ NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
 
 # A feature screenplay is 150–250 KB of text; notes past this are not one beat sheet.
 MAX_NOTES_BYTES = 400_000
+
+
+# Terminal control sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`, other `ESC x`), then any
+# single C0/C1 control but tab and newline: none of it is a director's words, and every one of them
+# would reach a terminal or a file someone opens (a title set by OSC 0, a screen cleared by CSI 2J).
+CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+                     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Notes as words: CR and CRLF become newlines, terminal escapes and controls go."""
+    return CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class NotesFileError(ValueError):
@@ -44,4 +57,4 @@ def read_notes(path: Path) -> str:
     if not text.strip():
         raise NotesFileError(f"{path} is empty; write what happens, scene by scene")
     check_size(text, path.name)
-    return text
+    return without_controls(text)
