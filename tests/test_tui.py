@@ -658,7 +658,7 @@ async def test_ctrl_o_opens_a_recent_project_and_the_picker_starts_new_ones(stor
         await settle(app, pilot)
         await pilot.press("tab", *str(tmp_path / "notes.txt"), "enter")  # a file is not a project folder
         await settle(app, pilot)
-        assert "notes.txt is a file; give a project folder" in chat_text(app)
+        assert "notes.txt is a file; give a folder for the new project" in chat_text(app)
         assert app.store.root == tmp_path / "other", "a bad folder leaves the open project as it is"
     picker = PickerApp(recent_projects(), tmp_path / "fresh")
     async with picker.run_test(size=(100, 24)) as pilot:

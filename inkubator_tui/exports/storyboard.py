@@ -316,7 +316,6 @@ class HtmlStoryboardExporter:
 
     def export(self, ctx: ExportContext, out: Path) -> list[Path]:
         text = storyboard_html(ctx)
-        out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, text.encode("utf-8"))
         return [out]
 
@@ -743,6 +742,5 @@ class PdfStoryboardExporter:
 
     def export(self, ctx: ExportContext, out: Path) -> list[Path]:
         data = storyboard_pdf(ctx)
-        out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, data)
         return [out]

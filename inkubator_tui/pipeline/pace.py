@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from ..project.assets import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class Pace:
             data = json.loads(self.file.read_text(encoding="utf-8")) if self.file.is_file() else {}
             data = data if isinstance(data, dict) else {}
             data[self.kind] = round(each, 3)
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".pace-")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.file)
+            atomic_write_bytes(self.file, json.dumps(data).encode("utf-8"))
         except (OSError, ValueError) as e:  # an estimate is never worth failing a run
             log.warning("could not remember the pace in %s: %s", self.file, e)

@@ -8,14 +8,14 @@ which would tidy it), so listing projects changes none of them.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from platformdirs import user_data_path
+
+from .assets import atomic_write_bytes
 
 LIMIT = 20
 
@@ -38,11 +38,7 @@ def remember(root: Path, file: Path | None = None) -> None:
     folder = str(root.resolve())
     paths = [folder, *(p for p in _read(file) if p != folder)][:LIMIT]
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".recent-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(paths, f, indent=1)
-        os.replace(tmp, file)
+        atomic_write_bytes(file, json.dumps(paths, indent=1).encode("utf-8"))
     except OSError:
         pass
 

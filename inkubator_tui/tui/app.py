@@ -244,10 +244,13 @@ class InkubatorApp(App):
         self.post_message(self.ViewLoaded(read_view(self.pipeline)))
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
-    def build_preview(self, view: ProjectView, shot_id: str | None, candidate: int, gallery: bool = False) -> None:
-        self.post_message(self.PreviewReady(build_preview(view, self.store, shot_id, candidate)))
-        if gallery:
-            self.post_message(self.GalleryReady(build_gallery(view, self.store, shot_id, candidate)))
+    def build_preview(self, view: ProjectView, shot_id: str | None, candidate: int, pane: tuple[int, int],
+                      screen: tuple[int, int] | None) -> None:
+        """Reads the pictures and prepares them for the cells they get (pixel work stays off the event loop)."""
+        kind = self.loaded.config.ui.images
+        self.post_message(self.PreviewReady(build_preview(view, self.store, shot_id, candidate, pane, kind)))
+        if screen is not None:
+            self.post_message(self.GalleryReady(build_gallery(view, self.store, shot_id, candidate, screen, kind)))
 
     def on_inkubator_app_view_loaded(self, message: ViewLoaded) -> None:
         self.view = message.view
@@ -263,8 +266,9 @@ class InkubatorApp(App):
 
     def _update_preview(self) -> None:
         if self.view is not None:
+            pane = self.query_one(PreviewPane).size
             self.build_preview(self.view, self.query_one(ShotBoard).selected_shot, self.candidate,
-                               gallery=self._viewer() is not None)
+                               (pane.width, pane.height), (self.size.width, self.size.height) if self._viewer() else None)
 
     def _viewer(self) -> Viewer | None:
         return next((s for s in self.screen_stack if isinstance(s, Viewer)), None)
@@ -278,8 +282,7 @@ class InkubatorApp(App):
     def action_view(self) -> None:
         if self._viewer() is not None:
             return
-        self.push_screen(Viewer(self.keys, self.loaded.config.ui.images))
-        self._update_preview()
+        self.push_screen(Viewer(self.keys, self.loaded.config.ui.images))  # its first resize asks for pictures
 
     def action_view_shot(self, step: int) -> None:
         """↑ ↓ in the viewer: the previous or next shot, as the board's cursor would."""
@@ -523,10 +526,7 @@ class InkubatorApp(App):
 
     # ---- decisions ---------------------------------------------------------------------
     def _picked(self):
-        if self.view is None:
-            return None
-        decision = self.view.decision(self.query_one(ShotBoard).selected_shot)
-        return decision[self.candidate % len(decision)] if decision else None
+        return self.view.picked(self.query_one(ShotBoard).selected_shot, self.candidate) if self.view else None
 
     def _decide(self, draft_id: int | None, *, approve: bool, note: str = "") -> None:
         pick = self._picked()
@@ -846,9 +846,7 @@ class InkubatorApp(App):
 
 def ready_project(project: Path) -> Path:
     """An inkubator project at `project`: opened as it is, or started in a new or empty folder."""
-    if not (project / "project.sqlite").exists():
-        if project.exists() and not project.is_dir():
-            raise ProjectError(f"{project} is a file; give a project folder, or a new or empty folder to start one")
+    if not (project / "project.sqlite").exists():  # Store.create refuses a file or a non-empty folder too
         if project.is_dir() and any(p for p in project.iterdir() if not p.name.startswith(".")):
             raise ProjectError(f"{project} is not an inkubator project; open a project folder, or give a new "
                                f"or empty folder to start one")

@@ -18,8 +18,8 @@ from ..views import STATUS_MARK, motion_summary
 from ..project.models import BeatSheet, Draft, DraftStatus, Step
 from ..project.store import Store
 from . import media
-from .pictures import fit, picture
-from .viewer import Frame, Gallery
+from .pictures import fit, picture, prepare
+from .viewer import Frame, Gallery, cells
 from .state import ProjectView
 
 
@@ -30,6 +30,10 @@ class Preview:
     images: list[tuple[PILImage.Image, str, bool]] = field(default_factory=list)
     strip: list[PILImage.Image] = field(default_factory=list)
     footer: str = ""
+    # how the pictures sit (see `arrange`): one above another, and each one's cells
+    stack: bool = False
+    cols: int = 0
+    rows: int = 0
 
 
 def sheet_text(sheet: BeatSheet) -> Text:
@@ -75,10 +79,10 @@ def keyframe_pictures(view: ProjectView, store: Store, shot_id: str, pick: Draft
 
 def _picked(view: ProjectView, shot_id: str | None, candidate: int) -> tuple[Draft | None, str]:
     """The draft the decision keys act on, and a line saying what it is."""
-    decision = view.decision(shot_id)
-    pick = decision[candidate % len(decision)] if decision else None
+    pick = view.picked(shot_id, candidate)
     if pick is None:
         return None, ""
+    decision = view.decision(shot_id)
     where = f" ({candidate % len(decision) + 1} of {len(decision)}: [ ] to switch)" if len(decision) > 1 else ""
     label = "non-neural default" if pick.provenance.non_neural else pick.provenance.model_id
     seed = f", seed {pick.provenance.seed}" if pick.provenance.seed is not None else ""
@@ -90,22 +94,39 @@ def shot_title(shot: dict) -> str:
     return f"Shot {shot['number']} · {shot['size']} · {shot['angle']} · {shot['movement']} · {shot['duration_s']:g}s"
 
 
-def build_gallery(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Gallery:
-    """What the full-screen viewer shows for a shot (a worker's job: it reads the pictures)."""
+def build_gallery(view: ProjectView, store: Store, shot_id: str | None, candidate: int, screen: tuple[int, int],
+                  kind: str = "auto") -> Gallery:
+    """What the full-screen viewer shows for a shot on a screen of `screen` cells (a worker's
+    job: it reads the pictures and prepares them for their cells)."""
     if view.pending_sheets:
         return Gallery("Beat sheet", empty="the beat sheet waits for your approval; keyframes come after it")
     shot = next((s for s in view.shots if s["id"] == shot_id), None)
     if shot is None:
         return Gallery("No shot", empty="select a shot on the board")
     pick, footer = _picked(view, shot_id, candidate)
-    pictures = [(img, caption, d is pick or (pick is None and i == 0)) for i, (d, img, caption)
-                in enumerate(keyframe_pictures(view, store, shot_id, pick, 4, size=2048))]
+    shown = keyframe_pictures(view, store, shot_id, pick, 4, size=1600)
+    each, height = cells(len(shown) or 1, *screen)
+    pictures = [(prepare(img, each, height, kind), caption, d is pick or (pick is None and i == 0))
+                for i, (d, img, caption) in enumerate(shown)]
     return Gallery(f"{shot_title(shot)} — {shot['action'][:100]}", pictures,
                    footer or "nothing here waits for a decision")
 
 
-def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidate: int) -> Preview:
-    """Runs in a worker: reads images and clips from disk."""
+def arrange(img: PILImage.Image, n: int, pane: tuple[int, int]) -> tuple[bool, int, int]:
+    """How `n` pictures shaped like `img` sit in a pane of `pane` cells: side by side, or one
+    above another when the pane is tall and narrow and that shows them larger; and the
+    columns and rows each gets. Pictures take about two thirds of the height at most."""
+    width, rows = max(16, pane[0] - 4), max(6, pane[1] * 2 // 3 - 2)
+    side = fit(img, max(12, width // n - 3), rows - 3)
+    stacked = fit(img, width - 3, max(4, rows // n - 3))
+    stack = n > 1 and stacked[0] * stacked[1] > side[0] * side[1] * 1.2
+    return (True, *stacked) if stack else (False, *side)
+
+
+def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidate: int,
+                  pane: tuple[int, int] = (60, 30), kind: str = "auto") -> Preview:
+    """Runs in a worker: reads images and clips from disk and prepares the pictures for
+    the cells they get in a pane of `pane` cells."""
     pick, footer = _picked(view, shot_id, candidate)
     if pick is not None:
         footer += " · a approve · r reject · d redo with a note · v full screen"
@@ -140,7 +161,9 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     steps = "  ".join(f"{k[0].upper()} {STATUS_MARK.get(v, v)}" for k, v in shot["steps"].items())
     lines.append(Text.from_markup(steps))
 
-    images = [(img, caption, d is pick) for d, img, caption in keyframe_pictures(view, store, shot_id, pick, 3)]
+    shown = keyframe_pictures(view, store, shot_id, pick, 3, size=640)
+    stack, cols, rows = arrange(shown[0][1], len(shown), pane) if shown else (False, 0, 0)
+    images = [(prepare(img, cols, rows, kind), caption, d is pick) for d, img, caption in shown]
     strip: list[PILImage.Image] = []
     motion = view.latest(Step.MOTION, shot_id)
     if motion is not None and motion.files and motion.status != DraftStatus.STALE:
@@ -159,7 +182,7 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
                           style="dim"))
     elif view.animatic:
         lines.append(Text(f"animatic: {view.animatic} (o opens it)", style="dim"))
-    return Preview(title, Group(*lines), images, strip, footer)
+    return Preview(title, Group(*lines), images, strip, footer, stack, cols, rows)
 
 
 class PreviewPane(VerticalScroll, can_focus=False):
@@ -189,8 +212,8 @@ class PreviewPane(VerticalScroll, can_focus=False):
         self.live = (image.convert("RGB"), caption)
         row = self.query_one("#pimages", Horizontal)
         row.remove_children()
-        row.mount(picture(self.live[0], max(16, self.size.width - 4), self._rows(), kind=self.kind,
-                          classes="candidate"))
+        _, cols, rows = arrange(self.live[0], 1, (self.size.width, self.size.height))
+        row.mount(picture(self.live[0], cols, rows, kind=self.kind, classes="candidate"))
         self.query_one("#pfooter", Static).update(f"live: {caption}")
 
     def end_live(self) -> None:
@@ -206,21 +229,11 @@ class PreviewPane(VerticalScroll, can_focus=False):
         if self.live is not None:
             self.show_live(*self.live)
         elif p.images:
-            n, rows = len(p.images), self._rows()
-            # side by side, or one above another when the pane is tall and narrow: whichever is larger
-            side = fit(p.images[0][0], max(12, width // n - 3), rows - 3)
-            stacked = fit(p.images[0][0], width - 3, max(4, rows // n - 3))
-            stack = n > 1 and stacked[0] * stacked[1] > side[0] * side[1] * 1.2
-            row.styles.layout = "vertical" if stack else "horizontal"
-            cols, height = stacked if stack else side
-            row.mount_all(Frame(i, picture(img, cols, height, kind=self.kind), Static(caption),
+            row.styles.layout = "vertical" if p.stack else "horizontal"
+            row.mount_all(Frame(i, picture(img, p.cols, p.rows, kind=self.kind), Static(caption),
                                 classes="picked" if picked else "") for i, (img, caption, picked) in enumerate(p.images))
         strip = self.query_one("#pstrip", Horizontal)
         strip.remove_children()
         if p.strip:
             each = max(8, width // len(p.strip) - 1)
             strip.mount_all(picture(img, each, kind=self.kind) for img in p.strip)
-
-    def _rows(self) -> int:
-        """Pictures take at most about two thirds of the pane's height, leaving room for the text."""
-        return max(6, self.size.height * 2 // 3 - 2)

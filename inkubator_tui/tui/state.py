@@ -52,6 +52,11 @@ class ProjectView:
                     return pending
         return []
 
+    def picked(self, shot_id: str | None, candidate: int) -> Draft | None:
+        """The candidate the decision keys act on (`candidate` counts round the decision)."""
+        decision = self.decision(shot_id)
+        return decision[candidate % len(decision)] if decision else None
+
     def latest(self, step: Step, target: str) -> Draft | None:
         """What to preview: the approved draft, else the newest pending, else the newest."""
         ds = self.for_target(step, target)

@@ -33,6 +33,12 @@ class Gallery:
     empty: str = "no keyframe for this shot yet: F5 makes them"
 
 
+def cells(n: int, width: int, height: int) -> tuple[int, int]:
+    """Columns and rows for each of `n` pictures side by side on a width × height screen
+    (each keeps its border and caption; title and footer keep their lines)."""
+    return max(20, width - 2) // n - 2, max(6, height - 6) - 3
+
+
 class Frame(Vertical):
     """One picture with its caption; a click chooses it."""
 
@@ -95,6 +101,7 @@ class Viewer(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout()
+        self.app._update_preview()  # the pictures again, prepared for their new cells
 
     def _layout(self) -> None:
         g = self.gallery
@@ -110,9 +117,8 @@ class Viewer(Screen):
         if not g.pictures:
             row.mount(Static(g.empty, id="vempty"))
             return
-        width, height = max(20, self.size.width - 2), max(6, self.size.height - 6)
-        each = width // len(g.pictures) - 2  # each picture keeps its border
+        each, height = cells(len(g.pictures), self.size.width, self.size.height)
         row.mount_all(
-            Frame(i, picture(img, each, height - 3, kind=self.kind), Static(caption),
+            Frame(i, picture(img, each, height, kind=self.kind), Static(caption),
                   classes="picked" if picked else "")
             for i, (img, caption, picked) in enumerate(g.pictures))
