@@ -13,6 +13,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from textual.worker import WorkerCancelled
+
 from inkubator_tui.agents.rules import RuleBeats
 from inkubator_tui.config import load_config
 from inkubator_tui.pipeline.pipeline import Pipeline
@@ -25,6 +27,16 @@ from inkubator_tui.tui.board import ShotBoard
 OUT = Path(__file__).parent / "screenshot.svg"
 
 
+async def settle(app, pilot) -> None:
+    """Let the workers finish and their messages land (a replaced refresh is cancelled: fine)."""
+    for _ in range(8):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
+        await pilot.pause()
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_config(cli={"keyframe.backend": "sketch", "keyframe.candidates": 2, "ui.images": "halfcell"})
@@ -35,15 +47,11 @@ async def main() -> None:
         pipe.run_step(Step.KEYFRAMES)
         app = InkubatorApp(store.root, loaded, pipeline=pipe)
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(8):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
+            await settle(app, pilot)
             board = app.query_one(ShotBoard)
             board.focus()
             board.move_cursor(row=1)
-            for _ in range(8):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
+            await settle(app, pilot)
             app.save_screenshot(filename=OUT.name, path=str(OUT.parent))
     print(f"wrote {OUT}")
 
