@@ -16,9 +16,10 @@ from .. import __version__
 from ..config import ConfigError
 from ..pipeline.backend import BackendError
 from ..project.notes_file import NotesFileError
+from ..project import lock
 from ..project.store import ProjectError
 from .agent_cmds import cmd_beats, cmd_chat
-from .common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError
+from .common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, close_projects
 from .produce import cmd_produce
 from .project_cmds import (
     cmd_approve,
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["tui", *argv]
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    lock.set_activity("the inkubator app" if argv[0] == "tui" else f"inkubator {argv[0]}")
     try:
         code = args.fn(args)
         sys.stdout.flush()
@@ -229,3 +231,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inkubator: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        close_projects()

@@ -40,8 +40,27 @@ def load_args_config(args, project: Path | None = None) -> LoadedConfig:
     return load_config(cli, project_dir=project)
 
 
-def open_project(project: Path) -> Store:
-    return Store.open(project)
+_opened: list[Store] = []
+
+
+def open_project(project: Path, *, write: bool = True) -> Store:
+    """A command's project: as its writer (the lock is held until the command ends), or as a
+    reader that looks without disturbing whoever is working on it."""
+    store = Store.open(project, write=write)
+    _opened.append(store)
+    return store
+
+
+def create_project(root: Path, settings) -> Store:
+    store = Store.create(root, settings)
+    _opened.append(store)
+    return store
+
+
+def close_projects() -> None:
+    """Close what the command opened: the WAL is folded into project.sqlite and the lock let go."""
+    while _opened:
+        _opened.pop().close()
 
 
 def pipeline_for(store: Store, loaded: LoadedConfig):

@@ -10,7 +10,6 @@ from typing import Any
 from ..pipeline.steps import language_of
 from ..project.models import BeatSheet, Draft, ProjectSettings, Step
 from ..project.notes_file import read_notes
-from ..project.store import Store
 from ..views import project_status
 from .common import (
     EXIT_CANCELLED,
@@ -19,6 +18,7 @@ from .common import (
     EXIT_OK,
     ProgressPrinter,
     console,
+    create_project,
     draft_line,
     load_args_config,
     open_project,
@@ -38,7 +38,7 @@ def cmd_produce(args) -> int:
     notes = imported.text if imported else read_notes(notes_path)
     root = Path(args.project)
     if not (root / "project.sqlite").exists():
-        store = Store.create(root, ProjectSettings(title=root.resolve().name))
+        store = create_project(root, ProjectSettings(title=root.resolve().name))
         print(f"created project {root}", file=sys.stderr)
     else:
         store = open_project(root)

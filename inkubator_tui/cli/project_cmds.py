@@ -9,7 +9,7 @@ from typing import Any
 
 from ..project.models import ProjectSettings, Step, VoiceCast
 from ..project.store import Store
-from .common import EXIT_OK, CliError, console, load_args_config, open_project, pipeline_for
+from .common import EXIT_OK, CliError, console, create_project, load_args_config, open_project, pipeline_for
 
 
 def parse_languages(words: list[str]) -> list[str]:
@@ -29,6 +29,7 @@ def cmd_new(args) -> int:
     settings = ProjectSettings(title=args.title or Path(args.dir).resolve().name, fps=args.fps, aspect=args.aspect,
                                languages=parse_languages([args.languages]))
     store = Store.create(Path(args.dir), settings)
+    store.close()
     print(f"created project {store.root} ({settings.title}, {settings.aspect}, {settings.fps} fps)")
     print(f"next: inkubator produce NOTES.txt --project {args.dir}")
     return EXIT_OK
@@ -37,7 +38,7 @@ def cmd_new(args) -> int:
 def cmd_status(args) -> int:
     from ..views import STATUS_MARK, project_status, shown_steps
 
-    store = open_project(Path(args.project))
+    store = open_project(Path(args.project), write=False)
     pipe = pipeline_for(store, load_args_config(args, store.root))
     status = project_status(pipe)
     if args.json:
@@ -161,7 +162,7 @@ def cmd_import(args) -> int:
     imported = read_screenplay(Path(args.script))
     root = Path(args.project)
     if not (root / "project.sqlite").exists():
-        store = Store.create(root, ProjectSettings(title=imported.sheet.title or root.resolve().name))
+        store = create_project(root, ProjectSettings(title=imported.sheet.title or root.resolve().name))
         print(f"created project {root}", file=sys.stderr)
     else:
         store = open_project(root)
@@ -187,7 +188,7 @@ def cmd_import(args) -> int:
 def cmd_log(args) -> int:
     from ..views import readable_targets
 
-    store = open_project(Path(args.project))
+    store = open_project(Path(args.project), write=False)
     sheet = store.sheet()
     for at, what in store.history():
         print(f"{at}  {readable_targets(what, sheet)}")

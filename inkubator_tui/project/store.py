@@ -9,6 +9,7 @@ schema we know raises `ProjectError` and changes nothing.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import migrations
+from . import lock, migrations
 from .assets import AssetStore
+from .errors import ProjectError
 from .models import (
     BeatSheet,
     Character,
@@ -35,10 +37,14 @@ from .models import (
 
 DB_NAME = "project.sqlite"
 PROJECT_TOML = "inkubator.toml"
+GITIGNORE = ".work/\n*.sqlite-wal\n*.sqlite-shm\n*.bak\n"
 
 
-class ProjectError(Exception):
-    """A project folder cannot be used; the message says why and what to do."""
+def _half_made(p: Path) -> bool:
+    """What a `create` killed part-way leaves: empty assets/ and exports/, the unfinished database."""
+    if p.name.startswith(f"{DB_NAME}.new"):
+        return True
+    return p.name in ("assets", "exports") and p.is_dir() and not p.is_symlink() and not any(p.iterdir())
 
 
 def _check_readable(db: Path) -> int:
@@ -73,47 +79,107 @@ def _check_readable(db: Path) -> int:
 
 
 class Store:
-    """The project's persistent state. Safe to share between threads."""
+    """The project's persistent state. Safe to share between threads.
 
-    def __init__(self, root: Path, con: sqlite3.Connection):
+    A writer (the default) holds the project's writer lock until `close`; a reader
+    (`write=False`) takes no lock, reads through a read-only connection and cannot change
+    anything, so it can look at a project while another process works on it."""
+
+    def __init__(self, root: Path, con: sqlite3.Connection, lock_key: Path | None = None):
         self.root = root
         self._con = con
         self._lock = threading.RLock()
+        self._lock_key = lock_key
         self.assets = AssetStore(root / "assets")
+
+    @property
+    def writable(self) -> bool:
+        return self._lock_key is not None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ---- opening -------------------------------------------------------
     @classmethod
     def create(cls, root: Path, settings: ProjectSettings | None = None) -> Store:
+        """Make a new project. The database is built whole under a temporary name and renamed
+        into place last, so a kill leaves either a project or a folder `create` can finish."""
         root = Path(root)
         if (root / DB_NAME).exists():
             raise ProjectError(f"{root} already holds a project; open it instead")
         if root.exists() and not root.is_dir():
             raise ProjectError(f"{root} is a file; give a folder for the new project")
-        if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
+        if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".") and not _half_made(p)):
             raise ProjectError(f"{root} is not empty; give a new or empty folder")
         root.mkdir(parents=True, exist_ok=True)
-        for sub in ("assets", "exports"):
-            (root / sub).mkdir(exist_ok=True)
-        # A project is meant to live in git: keep scratch space and SQLite's side files out.
-        (root / ".gitignore").write_text(".work/\n*.sqlite-wal\n*.sqlite-shm\n*.bak\n")
-        con = cls._connect(root / DB_NAME)
-        store = cls(root, con)
-        store._migrate(0, log=False)
-        with store.transaction() as c:
-            c.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")
-            c.execute("INSERT INTO settings (id, json) VALUES (1, ?)",
-                      ((settings or ProjectSettings()).model_dump_json(),))
-            store._log(c, "project created")
-        return store
+        key = lock.acquire(root)
+        try:
+            if (root / DB_NAME).exists():  # another process finished making it meanwhile
+                raise ProjectError(f"{root} already holds a project; open it instead")
+            for sub in ("assets", "exports"):
+                (root / sub).mkdir(exist_ok=True)
+            # A project is meant to live in git: keep scratch space and SQLite's side files out.
+            (root / ".gitignore").write_text(GITIGNORE)
+            for old in root.glob(f"{DB_NAME}.new*"):  # a kill's leftover from an earlier try
+                old.unlink()
+            fresh = root / f"{DB_NAME}.new"
+            con = sqlite3.connect(fresh, isolation_level=None)  # rollback journal: no side files to move
+            try:
+                con.row_factory = sqlite3.Row
+                con.execute("PRAGMA foreign_keys = ON")
+                building = cls(root, con)
+                building._migrate(0, log=False)
+                with building.transaction() as c:
+                    c.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")
+                    c.execute("INSERT INTO settings (id, json) VALUES (1, ?)",
+                              ((settings or ProjectSettings()).model_dump_json(),))
+                    building._log(c, "project created")
+            finally:
+                con.close()
+            with open(fresh, "rb") as f:
+                os.fsync(f.fileno())
+            os.rename(fresh, root / DB_NAME)
+            return cls._open_writer(root, root / DB_NAME, key)
+        except BaseException:
+            lock.release(key)
+            raise
 
     @classmethod
-    def open(cls, root: Path) -> Store:
+    def open(cls, root: Path, *, write: bool = True) -> Store:
+        """Open a project: as its one writer (taking the lock, migrating, tidying), or with
+        `write=False` as a reader that changes nothing and waits for no one."""
         root = Path(root)
         if not root.exists():
             raise ProjectError(f"{root} does not exist; create a project with `inkubator new {root}`")
         db = root / DB_NAME
         if not root.is_dir() or not db.is_file():
+            if root.is_dir() and any(_half_made(p) for p in root.iterdir()) \
+                    and all(_half_made(p) or p.name.startswith(".") for p in root.iterdir()):
+                raise ProjectError(f"{root} was left half-made by an interrupted `inkubator new`; "
+                                   f"run `inkubator new {root}` again to finish it")
             raise ProjectError(f"{root} is not an inkubator project (no {DB_NAME}); create one with `inkubator new DIR`")
+        if not write:
+            if _check_readable(db) < migrations.SCHEMA_VERSION:  # a writer brings it up to date first
+                cls.open(root).close()
+            try:
+                con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                      timeout=30)
+            except sqlite3.Error as e:  # pragma: no cover - permissions
+                raise ProjectError(f"cannot open {db}: {e}") from e
+            con.row_factory = sqlite3.Row
+            return cls(root, con)
+        key = lock.acquire(root)
+        try:
+            return cls._open_writer(root, db, key)
+        except BaseException:
+            lock.release(key)
+            raise
+
+    @classmethod
+    def _open_writer(cls, root: Path, db: Path, key: Path) -> Store:
         version = _check_readable(db)
         if version < migrations.SCHEMA_VERSION:
             backup = db.with_name(f"{DB_NAME}.v{version}.bak")
@@ -125,9 +191,10 @@ class Store:
             finally:
                 ro.close()
         con = cls._connect(db)
-        store = cls(root, con)
+        store = cls(root, con, key)
         store._migrate(version)
         store.assets.sweep_temporaries()
+        store.checkpoint()  # a killed writer may have left everything in the WAL
         return store
 
     @staticmethod
@@ -148,9 +215,25 @@ class Store:
                 if log:
                     self._log(c, f"schema migrated to version {n + 1}")
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into `project.sqlite`, so that the file a person copies or
+        commits (the project's .gitignore leaves out `-wal`) holds everything."""
+        if self.writable:
+            with self._lock:
+                self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
+        """Checkpoint, close the database and let go of the writer lock; safe to call twice."""
         with self._lock:
+            key, self._lock_key = self._lock_key, None
+            if key is not None:
+                try:
+                    self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # closing still closes; the next writer checkpoints
+                    pass
             self._con.close()
+            if key is not None:
+                lock.release(key)
 
     @property
     def schema_version(self) -> int:
