@@ -14,7 +14,8 @@ from .pipeline.steps import ANIMATIC_TARGET, language_target, role_target
 from .project.models import BeatSheet, Draft, DraftStatus, Shot, Step
 
 # One mark per step status, shared by the CLI table and the app (Rich markup).
-STATUS_MARK = {"approved": "[green]✓[/]", "pending": "[yellow]●[/]", "stale": "[magenta]~[/]",
+STATUS_MARK = {"approved": "[green]✓[/]", "missing": "[bold red]![/]", "pending": "[yellow]●[/]",
+               "stale": "[magenta]~[/]",
                "rejected": "[red]✗[/]", "todo": "[dim]·[/]", "n/a": "[dim]–[/]", "unavailable": "[dim]∅[/]"}
 
 
@@ -34,6 +35,19 @@ def project_status(pipe: Pipeline) -> dict[str, Any]:
     """The status contract: the project, each shot with each step's state, what waits."""
     ctx = pipe.context()
     sheet = ctx.sheet
+    assets = pipe.store.assets
+    lost: list[dict[str, Any]] = []  # approved files gone or linked elsewhere (existence only: no hashing)
+    for d in pipe.store.drafts(status=DraftStatus.APPROVED):
+        lost += [{"draft": d.id, "file": f, "problem": trouble} for f in d.files
+                 if (trouble := assets.problem(f, content=False))]
+    gone = {x["draft"] for x in lost}
+
+    def summarise(drafts: list[Draft]) -> str:
+        return summarise_target(drafts, gone)
+
+    def summarise_all(per_target: list[list[Draft]]) -> str:
+        return summarise_targets(per_target, gone)
+
     beats_state = "approved"
     if sheet is None:
         pending = pipe.pending(Step.BEATS)
@@ -71,6 +85,7 @@ def project_status(pipe: Pipeline) -> dict[str, Any]:
         "pending": [draft_brief(d) for d in pipe.pending()],
         "animatic": str(export) if export.exists() else None,
         "animatics": {lang: str(p) for lang, p in by_language.items() if p.exists()},
+        "missing": lost,
     }
 
 
@@ -79,9 +94,13 @@ def shown_steps(languages: list[str]) -> list[Step]:
     return [s for s in Step if s != Step.TRANSLATE or len(languages) > 1]
 
 
-def summarise(drafts: list[Draft]) -> str:
-    """One word for one target: approved beats pending beats the newest other state."""
+def summarise_target(drafts: list[Draft], gone: set[int] = frozenset()) -> str:
+    """One word for one target: approved beats pending beats the newest other state; an
+    approved draft whose file is gone (its id in `gone`) is "missing"."""
     states = {d.status for d in drafts}
+    approved = [d for d in drafts if d.status == DraftStatus.APPROVED]
+    if approved and approved[-1].id in gone:
+        return "missing"
     for s in (DraftStatus.APPROVED, DraftStatus.PENDING):
         if s in states:
             return s.value
@@ -89,12 +108,12 @@ def summarise(drafts: list[Draft]) -> str:
     return live[-1].status.value if live else "todo"
 
 
-def summarise_all(per_target: list[list[Draft]]) -> str:
+def summarise_targets(per_target: list[list[Draft]], gone: set[int] = frozenset()) -> str:
     """One word for several targets (a shot's lines, its start and end frames): the one most in need."""
     if not per_target:
         return "n/a"
-    states = [summarise(ds) for ds in per_target]
-    for s in ("stale", "rejected", "pending", "todo"):
+    states = [summarise_target(ds, gone) for ds in per_target]
+    for s in ("missing", "stale", "rejected", "pending", "todo"):
         if s in states:
             return s
     return "approved"

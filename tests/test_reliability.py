@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,7 +15,7 @@ import textwrap
 import pytest
 
 from inkubator_tui.cli import main
-from inkubator_tui.project.models import Provenance, Step
+from inkubator_tui.project.models import DraftStatus, Provenance, Step
 from inkubator_tui.project.store import DB_NAME, ProjectError, Store
 
 
@@ -201,3 +204,120 @@ def test_a_reader_changes_nothing(tmp_path):
     with Store.open(tmp_path / "p", write=False) as r:
         assert len(r.drafts()) == 1
     assert (tmp_path / "p" / DB_NAME).read_bytes() == before
+
+
+# ---- symbolic links inside a project ----------------------------------------------------------
+
+def _copy(produced_project, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(produced_project, root)
+    return root
+
+
+def test_exports_never_go_through_a_link(produced_project, tmp_path, capsys):
+    root = _copy(produced_project, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(root / "exports")
+    (root / "exports").symlink_to(outside)
+    assert main(["export", "--project", str(root), "--no-sign"]) == 1
+    err = capsys.readouterr().err
+    assert "exports is a symbolic link" in err and err.count("\n") == 1
+    assert list(outside.iterdir()) == []
+
+
+def test_assets_never_go_through_a_link(tmp_path):
+    s = Store.create(tmp_path / "p")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    src = tmp_path / "pic.png"
+    src.write_bytes(b"a picture")
+    digest = hashlib.sha256(b"a picture").hexdigest()
+    (s.assets.root / digest[:2]).symlink_to(outside)
+    with pytest.raises(ProjectError, match="symbolic link"):
+        s.assets.put_file(src, Provenance(tool="t", backend="b"))
+    assert list(outside.iterdir()) == []
+    s.close()
+
+
+def test_a_linked_asset_never_reaches_an_export(produced_project, tmp_path, capsys):
+    """The issue's case: a pending asset swapped for a link to a secret file."""
+    root = _copy(produced_project, tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"the password is swordfish" * 100)
+    with Store.open(root) as s:
+        clip = s.drafts(Step.ANIMATIC, status=DraftStatus.APPROVED)[0].files[0]
+    (root / "exports" / "animatic.mp4").unlink()
+    (root / clip).unlink()
+    (root / clip).symlink_to(secret)
+    assert main(["export", "--project", str(root), "--format", "animatic", "--no-sign"]) == 1
+    assert f"{clip} is a symbolic link" in capsys.readouterr().err
+    assert not any(b"swordfish" in p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file())
+
+
+# ---- assets changed or lost behind the project's back -----------------------------------------
+
+def test_status_marks_verify_lists_and_jobs_refuse_a_changed_asset(produced_project, tmp_path, capsys):
+    root = _copy(produced_project, tmp_path)
+    with Store.open(root) as s:
+        kf = s.drafts(Step.KEYFRAMES, status=DraftStatus.APPROVED)
+        gone, changed = kf[0].files[0], kf[1].files[0]
+    (root / gone).unlink()
+    (root / changed).write_bytes((root / changed).read_bytes() + b"tampered")
+    assert main(["status", "--project", str(root), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [m["file"] for m in status["missing"]] == [gone]  # status looks without hashing
+    assert status["shots"][0]["steps"]["keyframes"] == "missing"
+    assert main(["verify", "--project", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{gone} is missing" in out and f"{changed} is changed since it was made" in out
+    assert "2 problem(s)" in out
+    # an export that needs the changed picture says which file and what to do, in one line
+    assert main(["export", "--project", str(root), "--format", "html", "--no-sign"]) == 1
+    err = capsys.readouterr().err
+    assert "is missing" in err or "changed since it was made" in err
+    assert err.count("\n") == 1
+
+
+def test_verify_says_all_whole_on_a_whole_project(produced_project, tmp_path, capsys):
+    root = _copy(produced_project, tmp_path)
+    assert main(["verify", "--project", str(root)]) == 0
+    assert "all whole" in capsys.readouterr().out
+
+
+# ---- a kill between an approval and what follows from it --------------------------------------
+
+def test_a_kill_after_the_animatic_approval_is_made_good_by_the_next_run(produced_project, tmp_path, capsys,
+                                                                          monkeypatch):
+    from inkubator_tui.config import load_config
+    from inkubator_tui.pipeline.pipeline import Pipeline
+    from inkubator_tui.pipeline.registry import Registry
+
+    root = _copy(produced_project, tmp_path)
+    with Store.open(root) as s:
+        pipe = Pipeline(s, Registry(load_config().config))
+        d = s.drafts(Step.ANIMATIC, status=DraftStatus.APPROVED)[0]
+        before = d.provenance.model_copy(update={"approver": "", "approved_at": "", "approval_mode": ""})
+        s.set_status(d.id, DraftStatus.PENDING, provenance=before)  # as it was just before its approval
+        s.assets.write_sidecar(s.assets.path(d.files[0]), before)
+        for f in (root / "exports").glob("animatic*"):
+            f.unlink()
+
+        class Killed(BaseException):
+            pass
+
+        def killed(*a, **k):
+            raise Killed  # the process dies right after the approval's commit
+        monkeypatch.setattr(s.assets, "write_sidecar", killed)
+        with pytest.raises(Killed):
+            pipe.approve(d.id, approver="tester")
+    monkeypatch.undo()
+    assert not json.loads((root / (d.files[0] + ".json")).read_text()).get("approver")
+    assert not (root / "exports" / "animatic.mp4").exists()
+    # the next run makes good what the kill left: the export and the approver in the sidecar
+    assert main(["verify", "--project", str(root)]) == 1
+    assert "exports/animatic.mp4 is missing" in capsys.readouterr().out
+    assert main(["export", "--project", str(root), "--format", "csv"]) == 0
+    assert (root / "exports" / "animatic.mp4").is_file()
+    assert json.loads((root / (d.files[0] + ".json")).read_text())["approver"] == "tester"
+    assert main(["verify", "--project", str(root)]) == 0

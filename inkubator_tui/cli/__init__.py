@@ -33,6 +33,7 @@ from .project_cmds import (
     cmd_reject,
     cmd_revise,
     cmd_translate,
+    cmd_verify,
     cmd_status,
 )
 from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
@@ -176,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--approve", action="store_true", help="approve the imported sheet at once")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_import)
+
+    s = sub.add_parser("verify", parents=[common, project],
+                       help="check every file the project refers to (hashes, sidecars, exports)",
+                       description="Hash every approved and pending draft's files against their names, compare "
+                                   "each sidecar with the project's record and list the exports an approval owes. "
+                                   "Read-only; exits 1 when anything is wrong.")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_verify)
 
     s = sub.add_parser("log", parents=[common, project], help="every change to the project, in order")
     s.set_defaults(fn=cmd_log)

@@ -44,6 +44,8 @@ def cmd_produce(args) -> int:
         store = open_project(root)
     loaded = load_args_config(args, root)
     pipe: Pipeline = pipeline_for(store, loaded)
+    for line in pipe.repair():  # what a kill left undone last time
+        print(f"inkubator: {line}", file=sys.stderr)
     mode = "approve-all" if args.approve_all else "interactive" if args.interactive else "stop"
     cancel = CancelToken()
     reports = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..project.models import ProjectSettings, Step, VoiceCast
 from ..project.store import Store
-from .common import EXIT_OK, CliError, console, create_project, load_args_config, open_project, pipeline_for
+from .common import EXIT_ERROR, EXIT_OK, CliError, console, create_project, load_args_config, open_project, pipeline_for
 
 
 def parse_languages(words: list[str]) -> list[str]:
@@ -76,6 +76,10 @@ def cmd_status(args) -> int:
         con.print(f"animatic: {status['animatic']}")
     for lang, path in status["animatics"].items() if len(store.settings.languages) > 1 else ():
         con.print(f"animatic ({lang}): {path}")
+    if status["missing"]:
+        first = status["missing"][0]
+        con.print(f"[bold red]{len(status['missing'])} approved file(s) are gone[/] (first: draft {first['draft']}, "
+                  f"{first['file']} is {first['problem']}): inkubator verify --project {args.project} lists them")
     return EXIT_OK
 
 
@@ -147,6 +151,8 @@ def cmd_export(args) -> int:
         return EXIT_OK
     store = open_project(Path(args.project))
     loaded = load_args_config(args, store.root)
+    for line in pipeline_for(store, loaded).repair():
+        print(f"inkubator: {line}", file=sys.stderr)
     out = Path(args.out).expanduser() if args.out else None
     paths, ctx = export(store, args.formats, options=export_options(args, loaded), out=out)
     for path in paths:
@@ -183,6 +189,25 @@ def cmd_import(args) -> int:
         print(said)
         print("approved" if args.approve else f"approve with: inkubator approve --project {args.project} {d.id}")
     return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    """Check every file the project refers to against its hash and the database."""
+    from ..pipeline.integrity import KEPT, check
+
+    store = open_project(Path(args.project), write=False)
+    bad = store._q("PRAGMA integrity_check")[0][0]
+    if bad != "ok":
+        raise CliError(f"{store.root}/project.sqlite is damaged ({bad}); restore it from a backup or version control")
+    files = sum(len(d.files) for d in store.drafts(status=KEPT))
+    problems = check(store)
+    if args.json:
+        print(json.dumps({"files": files, "problems": [vars(p) for p in problems]}, indent=2))
+    else:
+        for p in problems:
+            print(p.line())
+        print(f"{files} file(s) checked: " + (f"{len(problems)} problem(s)" if problems else "all whole"))
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 def cmd_log(args) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..project.assets import refuse_links
 from ..project.store import ProjectError, Store
 from .base import ExportContext, ExportOptions, ExportUnavailable, exporter, exporter_specs
 
@@ -30,6 +31,8 @@ def export(store: Store, formats: list[str] | None = None, *, options: ExportOpt
     for name in names:
         ex = exporter(name)
         target = out or ctx.exports_dir / ex.filename
+        if target.absolute().is_relative_to(store.root.absolute()):  # never written through a link in the project
+            refuse_links(store.root, target)
         try:
             written += [p for p in ex.export(ctx, target) if p not in written]
         except ExportUnavailable as e:

@@ -151,7 +151,8 @@ class ExportContext:
         return ", ".join(parts) or "drafted"
 
     def asset(self, draft: Draft, index: int = 0) -> Path:
-        return self.store.assets.path(draft.files[index])
+        """An approved file, checked whole against its hash before an export uses it."""
+        return self.store.assets.verified(draft.files[index])
 
     def timing(self) -> list[ShotTime]:
         """Each shot's place in the programme: the approved animatic's cuts (a shot runs long

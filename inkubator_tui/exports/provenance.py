@@ -128,8 +128,8 @@ def build_report(ctx: ExportContext) -> ProvenanceReport:
         files = []
         for rel in d.files:
             path = ctx.store.assets.path(rel)
-            files.append(AssetFile(path=rel, sha256=sha256_file(path) if path.is_file() else "",
-                                   present=path.is_file()))
+            present = not ctx.store.assets.problem(rel, content=False)  # never hashed through a link
+            files.append(AssetFile(path=rel, sha256=sha256_file(path) if present else "", present=present))
         records.append(AssetRecord(
             draft=d.id, step=d.step, target=d.target, label=_label(labels, d),
             version=d.version, files=files, tool=p.tool, backend=p.backend, model_id=p.model_id,

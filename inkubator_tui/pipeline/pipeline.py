@@ -30,6 +30,7 @@ from ..project.models import (
     stable_hash,
     utcnow,
 )
+from ..project.assets import refuse_links
 from ..project.notes_file import NotesFileError, check_size, without_controls
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
@@ -38,6 +39,7 @@ from .executors import LocalExecutor, Outcome, RayExecutor, WorkItem, make_execu
 from .registry import Registry
 from .requests import BeatsRequest, Request
 from .steps import SHEET_TARGET, Blocked, Context, Task, language_target, plan
+from . import integrity
 from .subtitles import animatic_exports
 
 LIVE = (DraftStatus.PENDING, DraftStatus.APPROVED)
@@ -268,7 +270,7 @@ class Pipeline:
         if not work:
             return report
         remote = step != Step.BEATS and not isinstance(self.executor, LocalExecutor)
-        scratch = self.store.root / ".work"
+        scratch = refuse_links(self.store.root, self.store.root / ".work")
         scratch.mkdir(exist_ok=True)
         by_name: dict[str, tuple[Task, BackendInfo, str, Request]] = {}
         items = []
@@ -276,7 +278,11 @@ class Pipeline:
             if not remote:  # a worker elsewhere loads its own copy
                 self._ensure_loaded(mine, emit)
             name = f"{task.label}" + (f" #{n + 1}" if candidates > 1 else "")
-            files = {r: self.store.assets.path(r.rel) for r in request.inputs().values()}
+            try:  # what a job reads is checked whole first: a swapped file never reaches a tool
+                files = {r: self.store.assets.verified(r.rel) for r in request.inputs().values()}
+            except ProjectError as e:
+                report.failed.append((name, str(e)))
+                continue
             by_name[name] = (task, info, key, request)
             items.append(WorkItem(name, self.registry.handle(mine), request, files, on_token=on_token,
                                   on_partial=on_partial))
@@ -619,7 +625,7 @@ class Pipeline:
         backend.load()
         request = VoiceRequest(line_id=f"sample-{ch.name}", text=text, character=ch.name, language=language,
                                cast=cast)
-        files = {cast.reference: self.store.assets.path(cast.reference.rel)} if cast.reference else {}
+        files = {cast.reference: self.store.assets.verified(cast.reference.rel)} if cast.reference else {}
         from .backend import JobContext
 
         result = backend(request, JobContext(workdir=folder, cancel=cancel or CancelToken(), files=files))
@@ -636,6 +642,10 @@ class Pipeline:
                 cast = ctx.cast(ch.name, language)
                 rows.append((ch.name, language, cast, cast.chosen_by == "director"))
         return rows
+
+    def repair(self) -> list[str]:
+        """Make again what a kill left undone (sidecars, animatic exports); see integrity.py."""
+        return integrity.repair(self.store) if self.store.writable else []
 
     def refresh_staleness(self) -> list[int]:
         """Mark stale every live draft whose inputs no longer match; returns their ids."""

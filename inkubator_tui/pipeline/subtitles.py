@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..project.assets import atomic_write_bytes
+from ..project.assets import atomic_write_bytes, refuse_links
 from ..project.models import Draft, DraftStatus, Step
 from ..project.store import Store
 from .steps import language_of
@@ -47,18 +47,28 @@ def _copy(src: Path, dest: Path) -> None:
     atomic_write_bytes(dest, src.read_bytes())
 
 
+def animatic_files(store: Store, draft: Draft) -> list[Path]:
+    """Where an approved animatic is exported, relative to the project: `animatic.<lang>.mp4`
+    and `.srt`, and for the script's own language `animatic.mp4` and `.srt` too."""
+    primary = (store.settings.languages or ["en"])[0]
+    lang = draft.data.get("language") or language_of(draft.target, primary)
+    names = [f"animatic.{lang}.mp4", f"animatic.{lang}.srt"] + (["animatic.mp4", "animatic.srt"] if lang == primary
+                                                                 else [])
+    return [Path("exports") / n for n in names]
+
+
 def animatic_exports(store: Store, draft: Draft, put: Callable[[Path, Path], None] = _copy) -> list[Path]:
     """Write `exports/animatic.<lang>.mp4` and `.srt` for an approved animatic; the script's
     own language is also `exports/animatic.mp4` and `.srt` (a hard link where possible).
     `put` writes the MP4 (the exports sign it with Content Credentials)."""
     primary = (store.settings.languages or ["en"])[0]
     lang = draft.data.get("language") or language_of(draft.target, primary)
-    out = store.root / "exports"
+    out = refuse_links(store.root, store.root / "exports")
     written = []
-    mp4 = out / f"animatic.{lang}.mp4"
-    put(store.assets.path(draft.files[0]), mp4)
+    mp4 = refuse_links(store.root, out / f"animatic.{lang}.mp4")
+    put(store.assets.verified(draft.files[0]), mp4)
     written.append(mp4)
-    sub = out / f"animatic.{lang}.srt"
+    sub = refuse_links(store.root, out / f"animatic.{lang}.srt")
     atomic_write_bytes(sub, srt(draft.data.get("cues") or []).encode("utf-8"))
     written.append(sub)
     if lang == primary:

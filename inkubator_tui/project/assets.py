@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 from functools import cache
@@ -18,7 +20,10 @@ from pathlib import Path
 
 from platformdirs import user_cache_path
 
+from .errors import ProjectError
 from .models import Provenance
+
+_HASH_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 TMP_PREFIX = ".tmp-"
 # A temp file untouched this long is left over from a killed write, not one in progress.
@@ -86,11 +91,38 @@ def atomic_write_bytes(dest: Path, data: bytes) -> None:
     _atomic(dest, lambda f: f.write(data))
 
 
+def refuse_links(project: Path, path: Path) -> Path:
+    """`path` inside the project folder, checked so that nothing between the folder and it
+    (the file included) is a symbolic link: a link in a folder someone sent could make a
+    write land, or a read come from, anywhere on the machine. Returns `path`."""
+    try:
+        rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(project))
+    except ValueError:
+        raise ProjectError(f"{path} is outside the project {project}") from None
+    here = Path(project)
+    for part in rel.parts:
+        here = here / part
+        try:
+            linked = stat.S_ISLNK(os.lstat(here).st_mode)
+        except FileNotFoundError:
+            break  # what does not exist yet is made as a real folder or file
+        if linked:
+            raise ProjectError(f"{here} is a symbolic link; inkubator never writes or reads through links inside "
+                               f"a project: replace it with the real {'folder' if part != rel.name else 'file'}")
+    return path
+
+
 class AssetStore:
-    """`assets/<sha[:2]>/<sha><ext>` plus `<sha><ext>.json` holding provenance."""
+    """`assets/<sha[:2]>/<sha><ext>` plus `<sha><ext>.json` holding provenance.
+
+    The name is the content's hash, so an asset read for a job or an export is checked
+    against it (`verified`): a file changed or swapped behind the project's back is an
+    error naming it, never a wrong picture in the animatic."""
 
     def __init__(self, root: Path):
         self.root = root
+        self.project = root.parent
+        self._checked: dict[str, tuple[int, int, int]] = {}  # rel → (inode, size, mtime) last hashed fine
 
     def sweep_temporaries(self, older_than_s: float = STALE_TEMP_S) -> int:
         """Remove temp files an interrupted write left behind: only ones untouched for
@@ -119,8 +151,8 @@ class AssetStore:
         the project folder (e.g. ``assets/ab/ab12….png``)."""
         digest = sha256_file(src)
         ext = "".join(src.suffixes[-1:]).lower()
-        dest = self.root / digest[:2] / f"{digest}{ext}"
-        if not dest.exists():
+        dest = refuse_links(self.project, self.root / digest[:2] / f"{digest}{ext}")
+        if not dest.exists() or self.problem(dest.relative_to(self.project).as_posix()):
             def copy(f) -> None:
                 with open(src, "rb") as source:
                     shutil.copyfileobj(source, f, 1 << 20)
@@ -130,8 +162,42 @@ class AssetStore:
         return dest.relative_to(self.root.parent).as_posix()
 
     def write_sidecar(self, asset: Path, provenance: Provenance) -> None:
-        sidecar = asset.with_name(asset.name + ".json")
+        sidecar = refuse_links(self.project, asset.with_name(asset.name + ".json"))
         atomic_write_bytes(sidecar, (provenance.model_dump_json(indent=2) + "\n").encode())
 
     def path(self, rel: str) -> Path:
-        return self.root.parent / rel
+        """Where an asset lives, for showing; read it through `verified`."""
+        return self.project / rel
+
+    def problem(self, rel: str, *, content: bool = True) -> str:
+        """What is wrong with an asset, in a word or two ("missing", "a symbolic link",
+        "changed since it was made"), or "" when it is whole. `content=False` skips hashing."""
+        path = self.project / rel
+        try:
+            refuse_links(self.project, path)
+        except ProjectError:
+            return "a symbolic link"
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return "missing"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a file"
+        name = path.name.split(".")[0]
+        if not content or not _HASH_NAME.match(name):
+            return ""
+        seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._checked.get(rel) == seen:
+            return ""
+        if sha256_file(path) != name:
+            return "changed since it was made"
+        self._checked[rel] = seen
+        return ""
+
+    def verified(self, rel: str) -> Path:
+        """The asset's path once it is checked whole; raises ProjectError saying what to do."""
+        trouble = self.problem(rel)
+        if trouble:
+            raise ProjectError(f"{rel} is {trouble}; reject its draft and run the step again, or put the "
+                               f"file back from a backup (`inkubator verify` lists every such file)")
+        return self.project / rel

@@ -68,8 +68,9 @@ def keyframe_pictures(view: ProjectView, store: Store, shot_id: str, pick: Draft
     """(draft, picture, caption) for the keyframes shown, read from disk (a worker's job)."""
     out = []
     for d in keyframes_shown(view, shot_id, pick)[:limit]:
-        path = store.assets.path(d.files[0]) if d.files else None
-        if path is not None and path.is_file():
+        path = store.assets.path(d.files[0]) if d.files and not store.assets.problem(d.files[0], content=False) \
+            else None  # gone, or a link: never read through one
+        if path is not None:
             img = PILImage.open(path).convert("RGB")
             img.thumbnail((size, size))
             role = "end " if role_of(d.target) == "end" else ""
@@ -168,7 +169,7 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     motion = view.latest(Step.MOTION, shot_id)
     if motion is not None and motion.files and motion.status != DraftStatus.STALE:
         path = store.assets.path(motion.files[0])
-        if path.is_file():
+        if not store.assets.problem(motion.files[0], content=False):
             strip = media.strip(path, n=4, width=240)
             lines.append(Text(f"motion v{motion.version} ({motion.status.value}): {path}", style="dim"))
             how = motion_summary(motion)
@@ -177,7 +178,8 @@ def build_preview(view: ProjectView, store: Store, shot_id: str | None, candidat
     animatic = pick if pick is not None and pick.step == Step.ANIMATIC else None
     if animatic is not None and animatic.files:
         path = store.assets.path(animatic.files[0])
-        strip = media.strip(path, n=6, width=200) if path.is_file() else strip
+        strip = media.strip(path, n=6, width=200) if not store.assets.problem(animatic.files[0], content=False) \
+            else strip
         lines.append(Text(f"animatic draft {animatic.id}: {animatic.data.get('seconds', '?')}s, {path}",
                           style="dim"))
     elif view.animatic:
