@@ -4,22 +4,32 @@ User file: `config.toml` in the platform's config dir, or the file named by
 `INKUBATOR_CONFIG`. Project file: `inkubator.toml` in the project folder.
 Environment: `INKUBATOR_<SECTION>__<KEY>` (e.g. `INKUBATOR_LLM__N_THREADS=2`).
 Every effective value remembers which layer it came from (`inkubator config`).
+
+A project file may come from someone else: the settings that reach the network or files
+outside the project (`TRUSTED_ONLY`, `needs_trust`) apply from it only once the user trusts
+that version of the file (`trust.py`); until then they are listed in `LoadedConfig.untrusted`.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_config_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import trust
+
 ENV_FILE = "INKUBATOR_CONFIG"
 ENV_PREFIX = "INKUBATOR_"
+PROJECT_FILE = "inkubator.toml"
 
 
 # A backend by name: "auto" (the best ready one), "none" (skip the step), a built-in or a
@@ -245,6 +255,93 @@ class Config(_Section):
         return v
 
 
+# ---- workspace trust -------------------------------------------------------------------------
+# The settings a project's own inkubator.toml may set only once the user trusts that project
+# (`inkubator trust DIR`, or the app's prompt), each with what it would do: every one reaches
+# the network or reads or writes a file anywhere on this machine. From the user's file, the
+# environment or the command line they apply as ever. Set to its default (nothing, or the
+# local executor) a setting reaches nothing and needs no trust. A relative path needs trust
+# too: it is read from the current folder, not the project's. Free-text settings reviewed as
+# reaching nothing (model_name, chat_format, backend names, theme) are listed in
+# tests/test_trust.py, which fails on a new path, URL or address field classified nowhere.
+TRUSTED_ONLY: dict[str, str] = {
+    "llm.server_url": "the agent sends the script to this server",
+    "llm.model_path": "a file loaded as the agent's model",
+    "keyframe.model_path": "a file or folder loaded as the keyframe model",
+    "motion.model_path": "a file or folder loaded as the RIFE model",
+    "voice.model_path": "a file loaded as the default voice",
+    "voice.voices_dir": "a folder whose voices are loaded",
+    "voice.coqui_model_path": "a file loaded as a Coqui model",
+    "voice.coqui_config_path": "a file read as a Coqui model's config",
+    "voice.xtts_path": "a folder loaded as an XTTS model",
+    "animatic.caption_font": "a file loaded as the caption font",
+    "export.signing_cert": "a file read as the signing certificate",
+    "export.signing_key": "a file read as the signing private key",
+    "runtime.executor": "ray starts or joins a Ray cluster, which connects out",
+    "runtime.ray_address": "a Ray cluster the render jobs are sent to",
+    "runtime.log_file": "a file the app writes its log to",
+}
+
+# `[<section>.options]` are free-form (a plugin brings its own), so an option needs trust when
+# its name, or a key of a table in its value, has a part (split at _ - .) naming a place or a
+# model, and its value holds any text; or when any text in its value looks like a path or an
+# address. Numbers and switches never do.
+_PLACE_WORDS = frozenset("path paths dir folder file files url uri host address endpoint server model models "
+                         "weights checkpoint voice voices font cert key config lora loras".split())
+_PLACE_TEXT = re.compile(
+    r"://"                                        # a URL
+    r"|^(?:~|\.{1,2}[/\\]|[/\\]|[A-Za-z]:[/\\])"  # a home, relative, absolute or drive path
+    r"|^\S*[/\\]\S*$"                             # a/b with no spaces: a relative path, not prose
+    r"|^[\w.-]*[A-Za-z.][\w.-]*:\d{2,5}$"         # host:port (not an aspect such as 16:9)
+    r"|\.(?:safetensors|ckpt|pt|pth|bin|pkl|onnx|gguf|param|json|ttf|otf|pem|crt|key)$",  # a model, key, font
+    re.IGNORECASE)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value.strip()
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
+
+
+def _names(value: Any) -> Iterator[str]:
+    """The keys of every table inside an option's value (`loras = [{ path = … }]` has `path`)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _names(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _names(v)
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    return _flatten(Config().model_dump())
+
+
+def needs_trust(key: str, value: Any) -> bool:
+    """Whether `key = value` in a project's file waits for the user's trust (see TRUSTED_ONLY)."""
+    rest = key.partition(".")[2]
+    if rest.startswith("options."):
+        texts = [t for t in _texts(value) if t]
+        if not texts:
+            return False
+        names = (rest.removeprefix("options."), *_names(value))
+        return any(set(re.split(r"[_.-]", n.lower())) & _PLACE_WORDS for n in names) \
+            or any(_PLACE_TEXT.search(t) for t in texts)
+    return key in TRUSTED_ONLY and value != _defaults().get(key)
+
+
+def why_trust(key: str) -> str:
+    """What a setting that needs trust would do, for the prompt that asks for it."""
+    return TRUSTED_ONLY.get(key, "a path or address in a backend's options")
+
+
 class ConfigError(Exception):
     """A bad key or value; the message names the key and where it came from."""
 
@@ -255,6 +352,9 @@ class LoadedConfig:
     # "section.key" -> where its value came from
     sources: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # "section.key" -> value: what the project's file sets that needs trust it does not have;
+    # not applied (the user file's value or the default stands), for the caller to say so.
+    untrusted: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, Any, str]]:
         flat = _flatten(self.config.model_dump())
@@ -297,17 +397,33 @@ def _check_keys(flat: dict[str, Any], origin: str) -> None:
             raise ConfigError(f"unknown setting {k!r} in {origin}{tip}")
 
 
-def _read_toml(path: Path, origin: str) -> dict[str, Any]:
+def _read_bytes(path: Path) -> bytes:
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _parse_toml(raw: bytes, origin: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{origin} is not UTF-8 text (byte {e.start})") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{origin} is not valid TOML: {e}") from e
-    except OSError as e:
-        raise ConfigError(f"cannot read {origin}: {e.strerror}") from e
     flat = _flatten(data)
     _check_keys(flat, origin)
     return flat
+
+
+def read_project_file(project_dir: Path) -> tuple[bytes, dict[str, Any]] | None:
+    """A project's `inkubator.toml`: its bytes (what trust is given to) and its checked settings,
+    parsed from those same bytes; None when the project has no file."""
+    path = Path(project_dir) / PROJECT_FILE
+    if not path.is_file():
+        return None
+    raw = _read_bytes(path)
+    return raw, _parse_toml(raw, str(path))
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -346,13 +462,17 @@ def load_config(cli: dict[str, Any] | None = None, project_dir: Path | None = No
     if env.get(ENV_FILE) and not user_file.is_file():
         raise ConfigError(f"{ENV_FILE} points at {user_file}, which does not exist; create it or unset {ENV_FILE}")
     if user_file.is_file():
-        apply(_read_toml(user_file, str(user_file)), f"file {user_file}")
+        apply(_parse_toml(_read_bytes(user_file), str(user_file)), f"file {user_file}")
         files.append(user_file)
-    if project_dir is not None:
-        pfile = Path(project_dir) / "inkubator.toml"
-        if pfile.is_file():
-            apply(_read_toml(pfile, str(pfile)), f"project {pfile}")
-            files.append(pfile)
+    untrusted: dict[str, Any] = {}
+    if project_dir is not None and (project := read_project_file(project_dir)) is not None:
+        raw, flat = project
+        untrusted = {k: v for k, v in flat.items() if needs_trust(k, v)}
+        if untrusted and trust.is_trusted(project_dir, raw):
+            untrusted = {}
+        pfile = Path(project_dir) / PROJECT_FILE
+        apply({k: v for k, v in flat.items() if k not in untrusted}, f"project {pfile}")
+        files.append(pfile)
     for k, (v, origin) in _env_layer(env).items():
         apply({k: v}, origin)
     if cli:
@@ -379,7 +499,7 @@ def load_config(cli: dict[str, Any] | None = None, project_dir: Path | None = No
         raise ConfigError(
             f"setting {key} = {merged.get(key)!r} (from {sources.get(key, 'default')}): {msg}"
         ) from e
-    return LoadedConfig(config=config, sources=sources, files=files)
+    return LoadedConfig(config=config, sources=sources, files=files, untrusted=untrusted)
 
 
 def parse_cli_overrides(pairs: list[str]) -> dict[str, Any]:

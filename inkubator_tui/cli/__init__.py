@@ -36,7 +36,7 @@ from .project_cmds import (
     cmd_verify,
     cmd_status,
 )
-from .setup_cmds import cmd_config, cmd_doctor, cmd_tui
+from .setup_cmds import cmd_config, cmd_doctor, cmd_trust, cmd_tui
 from .tool_cmds import cmd_interpolate
 
 
@@ -212,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", "-p", metavar="DIR")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_config)
+
+    s = sub.add_parser("trust", help="let a project's inkubator.toml set servers, model paths and addresses",
+                       description="Show what DIR/inkubator.toml sets that reaches the network or files outside "
+                                   "the project, and trust this version of the file to set it (a changed file "
+                                   "asks again). Untrusted, those settings are ignored; the rest still apply.")
+    s.add_argument("dir", nargs="?", default=".", metavar="DIR", help="project folder (default: .)")
+    s.add_argument("--revoke", action="store_true", help="stop trusting the project")
+    s.set_defaults(fn=cmd_trust)
     return p
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import LoadedConfig, load_config, parse_cli_overrides
 from ..project.models import BeatSheet, Draft, Step
 from ..project.store import Store
+from ..trust import ignored_line
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 
@@ -27,7 +28,10 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
-def load_args_config(args, project: Path | None = None) -> LoadedConfig:
+def load_args_config(args, project: Path | None = None, say_ignored: bool = True) -> LoadedConfig:
+    """The settings for this run: `--set` and the model flags over the environment, the project's
+    file and the user's. What the project's file sets that needs trust it lacks is left out and
+    said in one line on stderr (`say_ignored=False`: the caller says it its own way)."""
     cli = parse_cli_overrides(getattr(args, "set", None) or [])
     if getattr(args, "model", None):
         cli.update({"llm.backend": "llama", "llm.model_path": str(Path(args.model).expanduser())})
@@ -37,7 +41,10 @@ def load_args_config(args, project: Path | None = None) -> LoadedConfig:
         cli["llm.model_name"] = args.model_name
     if getattr(args, "strategy", None):
         cli["llm.strategy"] = args.strategy
-    return load_config(cli, project_dir=project)
+    loaded = load_config(cli, project_dir=project)
+    if loaded.untrusted and say_ignored:
+        print(f"note: {ignored_line(project, loaded.untrusted)}", file=sys.stderr)
+    return loaded
 
 
 _opened: list[Store] = []

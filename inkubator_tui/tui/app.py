@@ -27,7 +27,7 @@ from textual.widgets import Footer, Header, ProgressBar, Static
 from ..agents.conversation import Conversation
 from ..agents.director import shot_line
 from ..agents.edits import EditError, Render, render_targets
-from ..config import LoadedConfig
+from ..config import ConfigError, LoadedConfig, load_config, needs_trust, read_project_file
 from ..doctor import doctor_rows
 from ..pipeline.backend import BackendError, CancelToken, ProgressEvent
 from ..pipeline.pipeline import Pipeline
@@ -37,6 +37,7 @@ from ..project.models import Step, VoiceCast
 from ..project.notes_file import NotesFileError, read_notes
 from ..project.recent import recent_projects, remember
 from ..project.store import ProjectError, Store
+from ..trust import ignored_line, record
 from .actions import ACTIONS, BY_SLASH
 from .board import ShotBoard
 from .chat import ChatPane
@@ -44,6 +45,7 @@ from .picker import PickerApp, ProjectPicker
 from .preview import Preview, PreviewPane, build_gallery, build_preview, sheet_text
 from .screens import CastScreen, DoctorScreen, EditShotScreen, HelpScreen, NoteScreen, TranslateScreen
 from .state import ProjectView, read_view, shot_of_job
+from .trust import TrustScreen
 from .viewer import Frame, Gallery, Viewer
 
 log = logging.getLogger(__name__)
@@ -118,9 +120,13 @@ class InkubatorApp(App):
             self.pipeline = pipeline
             super().__init__()
 
-    def __init__(self, project: Path, loaded: LoadedConfig, pipeline: Pipeline | None = None):
+    def __init__(self, project: Path, loaded: LoadedConfig, pipeline: Pipeline | None = None,
+                 reload: Callable[[Path], LoadedConfig] | None = None):
         super().__init__()
         self.loaded = loaded
+        # A project folder's settings (with the command line's --set), read again after trust is
+        # given and for each project Ctrl+O opens.
+        self.reload_config = reload or (lambda folder: load_config(project_dir=folder))
         self.keys = loaded.config.keys
         self.store = pipeline.store if pipeline else Store.open(project)
         self.pipeline = pipeline or Pipeline(self.store, Registry(loaded.config))
@@ -161,6 +167,7 @@ class InkubatorApp(App):
         self._load_chat()
         self.refresh_view()
         self.prepare_agent()
+        self.ask_trust()
 
     def _load_chat(self) -> None:
         chat = self.query_one(ChatPane)
@@ -216,6 +223,62 @@ class InkubatorApp(App):
         self._load_chat()
         self.query_one(ChatPane).add("system", f"opened {self.store.root}")
         self.refresh_view()
+        self.load_project_config()
+
+    # ---- workspace trust: what the open project's inkubator.toml may set ----------------------------
+    # Its settings that reach the network or files outside the project wait for the user's trust
+    # (config.TRUSTED_ONLY); the app asks once a project is open, and reads the project's settings
+    # again when trust is given and when Ctrl+O switches project.
+    class ConfigLoaded(Message):
+        """The settings of the project at `root`, read by a worker."""
+
+        def __init__(self, root: Path, loaded: LoadedConfig) -> None:
+            self.root, self.loaded = root, loaded
+            super().__init__()
+
+    def ask_trust(self) -> None:
+        """The trust prompt when the project's file wants what it may not set yet. Not now: those
+        settings stay ignored this session, and the chat says which (asked again next time)."""
+        wanted, root = self.loaded.untrusted, self.store.root
+        if not wanted:
+            return
+
+        def decided(trusted: bool | None) -> None:
+            if trusted:
+                self.load_project_config(trust=wanted)
+            else:
+                self.say(ignored_line(root, wanted), severity="warning")
+
+        self.push_screen(TrustScreen(root, wanted), decided)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def load_project_config(self, trust: dict | None = None) -> None:
+        """Read the project's settings again; with `trust` (what the user was shown), trust the
+        file first, unless it changed meanwhile to want something else (then it asks again)."""
+        root = self.store.root
+        try:
+            if trust is not None and (project := read_project_file(root)) is not None:
+                raw, flat = project
+                if {k: v for k, v in flat.items() if needs_trust(k, v)} == trust:
+                    record(root, raw)
+            loaded = self.reload_config(root)
+        except (ConfigError, OSError) as e:
+            self.say(f"settings of {root} not read again: {e}", severity="error")
+            return
+        self.post_message(self.ConfigLoaded(root, loaded))
+
+    def on_inkubator_app_config_loaded(self, message: ConfigLoaded) -> None:
+        if message.root != self.store.root:  # another project opened meanwhile
+            return
+        changed = message.loaded.config != self.loaded.config
+        self.loaded = message.loaded
+        if changed:  # backends built from the old settings go; the new ones load
+            self.pipeline = Pipeline(self.store, Registry(self.loaded.config))
+            self.conversation = Conversation(self.pipeline)
+            self.refresh_view()
+            self.prepare_agent()
+        self.ask_trust()
+    # ---- end of workspace trust -----------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
     def prepare_agent(self) -> None:
@@ -854,7 +917,9 @@ def ready_project(project: Path) -> Path:
     return project
 
 
-def run_app(project: Path | None, loaded: LoadedConfig) -> int:
+def run_app(project: Path | None, load: Callable[[Path | None], LoadedConfig]) -> int:
+    """`load(folder)`: the settings for a project folder (None: before one is chosen)."""
+    loaded = load(None)  # a broken user file is reported before any folder is made
     if project is None:
         projects = recent_projects()
         if projects and sys.stdin.isatty() and sys.stdout.isatty():
@@ -864,13 +929,14 @@ def run_app(project: Path | None, loaded: LoadedConfig) -> int:
         else:
             project = default_project_dir()
     project = ready_project(project)
+    loaded = load(project)
     remember(project)
     log_file = Path(loaded.config.runtime.log_file) if loaded.config.runtime.log_file else \
         user_log_path("inkubator") / "inkubator.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=log_file, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = InkubatorApp(project, loaded)
+    app = InkubatorApp(project, loaded, reload=load)
     app.run()
     print(f"project: {project}\nlog: {log_file}")
     return app.return_code or 0
