@@ -64,7 +64,7 @@ def test_readers_look_while_a_writer_works(holder, capsys):
     assert "project created" in capsys.readouterr().out
     reader = Store.open(root, write=False)
     assert not reader.writable
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(ProjectError, match="read-only"):
         reader.log("a reader cannot write")
     reader.close()
 
@@ -320,4 +320,124 @@ def test_a_kill_after_the_animatic_approval_is_made_good_by_the_next_run(produce
     assert main(["export", "--project", str(root), "--format", "csv"]) == 0
     assert (root / "exports" / "animatic.mp4").is_file()
     assert json.loads((root / (d.files[0] + ".json")).read_text())["approver"] == "tester"
+    assert main(["verify", "--project", str(root)]) == 0
+
+
+# ---- a full disk ----------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MB file system (tmpfs), where mounting is allowed (root, as in CI's container)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("needs mount rights for a small tmpfs; test_disk_full_by_a_patched_write checks the same "
+                    "handling on any machine")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(folder):
+    with open(folder / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+        try:
+            os.fsync(f.fileno())
+        except OSError:
+            pass
+
+
+def test_a_full_disk_loses_nothing_and_the_project_resumes(small_disk, tmp_path, capsys):
+    root = small_disk / "p"
+    s = Store.create(root)
+    s.add_message("director", "before the disk filled")
+    _fill(small_disk)
+    with pytest.raises(ProjectError, match=r"^disk full: .*nothing was lost: free some space and run it again$"):
+        for _ in range(50):  # the log has a little room left in its pages; fill them too
+            s.add_message("director", "x" * 200_000)
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(3 * 2**20))
+    with pytest.raises(ProjectError, match=r"disk full: about 3 MB more is needed"):
+        s.assets.put_file(big, Provenance(tool="t", backend="b"))
+    assert not [p for p in (root / "assets").rglob("*") if p.is_file()], "no half-written asset is left"
+    s.close()
+    # still full: it opens (never "damaged"), a reader reads it, and a change says disk full in one line
+    assert main(["status", "--project", str(root), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["languages", "--project", str(root), "en", "fr"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("inkubator: disk full:") and err.count("\n") == 1
+    # room again: it carries on where it was
+    (small_disk / "filler").unlink()
+    with Store.open(root) as again:
+        said = [m.text for m in again.messages()]
+        assert said[0] == "before the disk filled" and all(t == "x" * 200_000 for t in said[1:])
+        again.add_message("director", "after")
+        again.assets.put_file(big, Provenance(tool="t", backend="b"))
+    assert main(["verify", "--project", str(root)]) == 0
+
+
+def test_disk_full_by_a_patched_write(tmp_path, monkeypatch):
+    """The same promises where no small file system can be mounted: SQLite told the disk holds
+    no more pages than it has, and the asset copy failing with ENOSPC."""
+    import errno
+
+    from inkubator_tui.project import assets as assets_module
+
+    s = Store.create(tmp_path / "p")
+    pages = s._con.execute("PRAGMA page_count").fetchone()[0]
+    s._con.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(ProjectError, match="^disk full: .*nothing was lost"):
+        s.add_message("director", "x" * 100_000)
+    assert s.messages() == []
+    s._con.execute("PRAGMA max_page_count = 1073741823")
+    s.add_message("director", "room again")
+
+    def no_room(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(assets_module.shutil, "copyfileobj", no_room)
+    src = tmp_path / "a.png"
+    src.write_bytes(b"png" * 1000)
+    with pytest.raises(ProjectError, match="^disk full: about 1 MB more is needed"):
+        s.assets.put_file(src, Provenance(tool="t", backend="b"))
+    assert not [p for p in s.assets.root.rglob("*") if p.is_file()]
+    s.close()
+    with Store.open(tmp_path / "p") as again:
+        assert [m.text for m in again.messages()] == ["room again"]
+
+
+# ---- a project someone else owns, or on a read-only disk ---------------------------------------
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a folder read-only for real: chmod for a user, a read-only bind mount for root."""
+    made = []
+
+    def make(folder):
+        if os.geteuid() != 0:
+            for p in [folder, *folder.rglob("*")]:
+                p.chmod(p.stat().st_mode & ~0o222)
+            made.append(lambda: [p.chmod(p.stat().st_mode | 0o200) for p in [folder, *folder.rglob("*")]])
+            return
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("root without mount rights cannot make a folder read-only")
+        made.append(lambda: subprocess.run(["umount", "-l", str(folder)], capture_output=True))
+
+    yield make
+    for undo in made:
+        undo()
+
+
+def test_a_read_only_project_is_one_line_and_readers_still_read(produced_project, tmp_path, read_only, capsys):
+    root = _copy(produced_project, tmp_path)
+    read_only(root)
+    assert main(["approve", "--project", str(root), "1"]) == 1
+    err = capsys.readouterr().err
+    assert "is read-only here" in err and "inkubator status" in err and err.count("\n") == 1
+    assert main(["status", "--project", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shots"]
     assert main(["verify", "--project", str(root)]) == 0

@@ -31,6 +31,7 @@ from ..project.models import (
     utcnow,
 )
 from ..project.assets import refuse_links
+from ..project.errors import disk_full, is_disk_full
 from ..project.notes_file import NotesFileError, check_size, without_controls
 from ..project.store import ProjectError, Store
 from .backend import Backend, BackendInfo, CancelToken, ProgressEvent, VoiceOption, capabilities
@@ -667,6 +668,8 @@ class Pipeline:
 
 
 def _one_line(e: BaseException) -> str:
+    if is_disk_full(e):  # a job's own files found no room: what to do, not errno 28
+        return str(disk_full(Path(e.filename).parent if getattr(e, "filename", None) else Path.cwd(), None))
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_path
 
-from .errors import ProjectError
+from .errors import ProjectError, disk_full, is_disk_full
 from .models import Provenance
 
 _HASH_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -70,11 +70,17 @@ def _remembered_sha256(path: str, size: int, mtime_ns: int) -> str:
     return known[key]
 
 
-def _atomic(dest: Path, fill) -> None:
+def _atomic(dest: Path, fill, size: int) -> None:
     """Create `dest` whole or not at all: `fill(binary_file)` writes a temp file
-    in the same folder, which is flushed to disk and renamed into place."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
+    in the same folder, which is flushed to disk and renamed into place. A full disk
+    is `DiskFull` naming the `size` wanted, with nothing left behind."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full(dest.parent, size) from None
+        raise
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)
@@ -82,13 +88,15 @@ def _atomic(dest: Path, fill) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise disk_full(dest.parent, size) from None
         raise
 
 
 def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    _atomic(dest, lambda f: f.write(data))
+    _atomic(dest, lambda f: f.write(data), len(data))
 
 
 def refuse_links(project: Path, path: Path) -> Path:
@@ -157,7 +165,7 @@ class AssetStore:
                 with open(src, "rb") as source:
                     shutil.copyfileobj(source, f, 1 << 20)
 
-            _atomic(dest, copy)
+            _atomic(dest, copy, src.stat().st_size)
         self.write_sidecar(dest, provenance)
         return dest.relative_to(self.root.parent).as_posix()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import lock, migrations
 from .assets import AssetStore
-from .errors import ProjectError
+from .errors import ProjectError, disk_full, is_disk_full
 from .models import (
     BeatSheet,
     Character,
@@ -37,6 +37,7 @@ from .models import (
 
 DB_NAME = "project.sqlite"
 PROJECT_TOML = "inkubator.toml"
+DB_GROWTH = 2**20  # room a change to the database may want (pages and the log), for a full disk's message
 GITIGNORE = ".work/\n*.sqlite-wal\n*.sqlite-shm\n*.bak\n"
 
 
@@ -45,6 +46,16 @@ def _half_made(p: Path) -> bool:
     if p.name.startswith(f"{DB_NAME}.new"):
         return True
     return p.name in ("assets", "exports") and p.is_dir() and not p.is_symlink() and not any(p.iterdir())
+
+
+def _trouble(e: sqlite3.OperationalError, root: Path) -> ProjectError:
+    """What SQLite's operational error means for the person: a full disk, a folder they may not
+    write, or a disk that failed; never "damaged" (the file itself is fine)."""
+    if is_disk_full(e):
+        return disk_full(root, DB_GROWTH)
+    if getattr(e, "sqlite_errorcode", None) in (8, 14, 23) or "readonly" in str(e):  # READONLY, CANTOPEN, AUTH
+        return ProjectError(lock.read_only_message(root, str(e)))
+    return ProjectError(f"cannot use {root / DB_NAME} ({e}); check the disk, then run this again")
 
 
 def _check_readable(db: Path) -> int:
@@ -60,6 +71,8 @@ def _check_readable(db: Path) -> int:
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         check = con.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.OperationalError as e:  # the file may be fine: the disk, the permissions, a lock
+        raise _trouble(e, db.parent) from None
     except sqlite3.DatabaseError as e:
         raise ProjectError(
             f"{db} is damaged ({e}); restore it from a backup or version control"
@@ -76,6 +89,28 @@ def _check_readable(db: Path) -> int:
             f"{migrations.SCHEMA_VERSION}); upgrade inkubator to open it"
         )
     return version
+
+
+def _reader(db: Path) -> sqlite3.Connection:
+    """A read-only connection. SQLite's WAL reader wants to create `-shm` beside the file; in a
+    folder nobody may write (a read-only disk, someone else's project), the database is read as
+    immutable instead, which is only right when the log holds nothing (closing empties it)."""
+    uri = db.resolve().as_uri()
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+    try:
+        con.execute("PRAGMA user_version").fetchone()
+    except sqlite3.OperationalError as e:
+        con.close()
+        wal = db.with_name(db.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ProjectError(f"{db.parent} is read-only here and its last changes are still in {wal.name}; "
+                               f"copy the project to a folder you can write and open it there") from None
+        if not os.access(db.parent, os.W_OK) or getattr(e, "sqlite_errorcode", None) == 14:  # CANTOPEN
+            con = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        else:
+            raise _trouble(e, db.parent) from None
+    con.row_factory = sqlite3.Row
+    return con
 
 
 class Store:
@@ -164,13 +199,7 @@ class Store:
         if not write:
             if _check_readable(db) < migrations.SCHEMA_VERSION:  # a writer brings it up to date first
                 cls.open(root).close()
-            try:
-                con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
-                                      timeout=30)
-            except sqlite3.Error as e:  # pragma: no cover - permissions
-                raise ProjectError(f"cannot open {db}: {e}") from e
-            con.row_factory = sqlite3.Row
-            return cls(root, con)
+            return cls(root, _reader(db))
         key = lock.acquire(root)
         try:
             return cls._open_writer(root, db, key)
@@ -190,11 +219,21 @@ class Store:
                 dst.close()
             finally:
                 ro.close()
-        con = cls._connect(db)
+        try:
+            con = cls._connect(db)
+        except sqlite3.OperationalError as e:
+            raise _trouble(e, root) from None
         store = cls(root, con, key)
-        store._migrate(version)
-        store.assets.sweep_temporaries()
-        store.checkpoint()  # a killed writer may have left everything in the WAL
+        try:
+            store._migrate(version)
+            store.assets.sweep_temporaries()
+            store.checkpoint()  # a killed writer may have left everything in the WAL
+        except sqlite3.OperationalError as e:
+            con.close()
+            raise _trouble(e, root) from None
+        except BaseException:
+            con.close()
+            raise
         return store
 
     @staticmethod
@@ -220,7 +259,11 @@ class Store:
         commits (the project's .gitignore leaves out `-wal`) holds everything."""
         if self.writable:
             with self._lock:
-                self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                try:
+                    self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.OperationalError as e:  # e.g. no room to grow the file: the log keeps it all
+                    if not is_disk_full(e):
+                        raise
 
     def close(self) -> None:
         """Checkpoint, close the database and let go of the writer lock; safe to call twice."""
@@ -247,13 +290,19 @@ class Store:
             if self._con.in_transaction:
                 yield self._con
                 return
-            self._con.execute("BEGIN IMMEDIATE")
             try:
-                yield self._con
-            except BaseException:
-                self._con.execute("ROLLBACK")
+                self._con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._con
+                    self._con.execute("COMMIT")
+                except BaseException:
+                    if self._con.in_transaction:
+                        self._con.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as e:  # undone whole: the project stays as it was
+                if is_disk_full(e) or "readonly" in str(e):
+                    raise _trouble(e, self.root) from None
                 raise
-            self._con.execute("COMMIT")
 
     def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
