@@ -183,8 +183,8 @@ class AssetStore:
         path = self.project / rel
         try:
             refuse_links(self.project, path)
-        except ProjectError:
-            return "a symbolic link"
+        except ProjectError as e:
+            return "outside the project" if "outside the project" in str(e) else "a symbolic link"
         try:
             st = os.lstat(path)
         except FileNotFoundError:

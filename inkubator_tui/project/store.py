@@ -12,10 +12,10 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import lock, migrations
 from .assets import AssetStore
@@ -35,6 +35,7 @@ from .models import (
     utcnow,
 )
 
+T = TypeVar("T")
 DB_NAME = "project.sqlite"
 PROJECT_TOML = "inkubator.toml"
 DB_GROWTH = 2**20  # room a change to the database may want (pages and the log), for a full disk's message
@@ -73,14 +74,14 @@ def _check_readable(db: Path) -> int:
         check = con.execute("PRAGMA quick_check").fetchone()[0]
     except sqlite3.OperationalError as e:  # the file may be fine: the disk, the permissions, a lock
         raise _trouble(e, db.parent) from None
-    except sqlite3.DatabaseError as e:
-        raise ProjectError(
-            f"{db} is damaged ({e}); restore it from a backup or version control"
-        ) from e
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+        said = " ".join(str(e).split())[:160]
+        raise ProjectError(f"{db} is damaged ({said}); restore it from a backup or version control") from None
     finally:
         con.close()
     if check != "ok":
-        raise ProjectError(f"{db} is damaged ({check}); restore it from a backup or version control")
+        said = " ".join(check.replace("*** in database main ***", "").split())[:160]  # one line, the first fault
+        raise ProjectError(f"{db} is damaged ({said}); restore it from a backup or version control")
     if app_id != migrations.APPLICATION_ID:
         raise ProjectError(f"{db} is not an inkubator project database; use `inkubator new DIR` for a new project")
     if version > migrations.SCHEMA_VERSION:
@@ -306,7 +307,27 @@ class Store:
 
     def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._con.execute(sql, args).fetchall()
+            try:
+                return self._con.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as e:
+                if "decode" in str(e):  # bytes that are not UTF-8 where text belongs
+                    raise self._damaged(f"text that is not UTF-8 ({e})") from None
+                raise _trouble(e, self.root) from None
+            except sqlite3.DatabaseError as e:
+                raise self._damaged(str(e)) from None
+            except UnicodeDecodeError as e:  # a damaged schema or row that no longer decodes
+                raise self._damaged(f"text that is not UTF-8 ({e.reason})") from None
+
+    def _damaged(self, what: str) -> ProjectError:
+        return ProjectError(f"{self.root / DB_NAME} is damaged: {what}; restore it from a backup or version control")
+
+    def _parse(self, table: str, key: Any, parse: Callable[[], T]) -> T:
+        """One row's stored JSON, or a one-line ProjectError naming the row (never a traceback)."""
+        try:
+            return parse()
+        except (ValueError, TypeError, KeyError, IndexError) as e:  # JSON, pydantic, shape, a renamed column
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise self._damaged(f"{table} row {key} does not read ({first[:120]})") from None
 
     @staticmethod
     def _log(c: sqlite3.Connection, what: str) -> None:
@@ -322,7 +343,8 @@ class Store:
     # ---- settings ------------------------------------------------------
     @property
     def settings(self) -> ProjectSettings:
-        return ProjectSettings.model_validate_json(self._q("SELECT json FROM settings")[0]["json"])
+        rows = self._q("SELECT json FROM settings")
+        return self._parse("settings", 1, lambda: ProjectSettings.model_validate_json(rows[0]["json"]))
 
     def save_settings(self, settings: ProjectSettings) -> None:
         with self.transaction() as c:
@@ -342,15 +364,15 @@ class Store:
                     DialogueLine(id=r["id"], character=r["character"], text=r["text"], delivery=r["delivery"]))
             out = []
             for r in shots:
-                shot = Shot.model_validate_json(r["json"])
+                shot = self._parse("shots", r["id"], lambda: Shot.model_validate_json(r["json"]))
                 shot.dialogue = lines.get(r["id"], [])
                 out.append(shot)
             return BeatSheet(
                 title=self.settings.title,
                 scenes=[Scene(number=r["number"], heading=r["heading"])
                         for r in self._q("SELECT * FROM scenes ORDER BY number")],
-                characters=[Character.model_validate_json(r["json"])
-                            for r in self._q("SELECT json FROM characters ORDER BY rowid")],
+                characters=[self._parse("characters", r["name"], lambda: Character.model_validate_json(r["json"]))
+                            for r in self._q("SELECT name, json FROM characters ORDER BY rowid")],
                 shots=out,
             )
 
@@ -403,13 +425,12 @@ class Store:
             self._log(c, f"draft {cur.lastrowid}: {step.value} {target} v{version} created")
             return self.draft(cur.lastrowid)
 
-    @staticmethod
-    def _draft(r: sqlite3.Row) -> Draft:
-        return Draft(id=r["id"], step=r["step"], target=r["target"], version=r["version"], status=r["status"],
-                     cache_key=r["cache_key"], deps_key=r["deps_key"], upstream=json.loads(r["upstream"]),
-                     files=json.loads(r["files"]), data=json.loads(r["data"]),
-                     provenance=Provenance.model_validate_json(r["provenance"]), note=r["note"],
-                     created_at=r["created_at"])
+    def _draft(self, r: sqlite3.Row) -> Draft:
+        return self._parse("drafts", r["id"], lambda: Draft(
+            id=r["id"], step=r["step"], target=r["target"], version=r["version"], status=r["status"],
+            cache_key=r["cache_key"], deps_key=r["deps_key"], upstream=json.loads(r["upstream"]),
+            files=json.loads(r["files"]), data=json.loads(r["data"]),
+            provenance=Provenance.model_validate_json(r["provenance"]), note=r["note"], created_at=r["created_at"]))
 
     def draft(self, draft_id: int) -> Draft:
         rows = self._q("SELECT * FROM drafts WHERE id = ?", (draft_id,))
@@ -464,7 +485,7 @@ class Store:
 
     def messages(self) -> list[ChatMessage]:
         return [ChatMessage(id=r["id"], role=r["role"], text=r["text"], created_at=r["created_at"],
-                            data=json.loads(r["data"]))
+                            data=self._parse("chat", r["id"], lambda: json.loads(r["data"])))
                 for r in self._q("SELECT * FROM chat ORDER BY id")]
 
 
