@@ -441,3 +441,32 @@ def test_a_read_only_project_is_one_line_and_readers_still_read(produced_project
     assert main(["status", "--project", str(root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shots"]
     assert main(["verify", "--project", str(root)]) == 0
+
+
+# ---- the app as a writer ----------------------------------------------------------------------
+
+async def test_the_app_refuses_a_busy_project_and_makes_good_a_killed_export(produced_project, tmp_path):
+    from test_tui import chat_text, make_app, settle
+
+    root = _copy(produced_project, tmp_path)
+    for f in (root / "exports").glob("animatic*"):
+        f.unlink()  # as a kill between the approval and the export leaves it
+    busy = tmp_path / "busy"
+    Store.create(busy).close()
+    child = _child(HOLD, str(busy))
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        store = Store.open(root)
+        app, _, _ = make_app(store)
+        async with app.run_test(size=(110, 34)) as pilot:
+            await settle(app, pilot)
+            assert "made again after an interrupted run" in chat_text(app)
+            assert (root / "exports" / "animatic.mp4").is_file()
+            app.action_open_project(str(busy))
+            await settle(app, pilot)
+            assert f"another inkubator (pid {child.pid}" in chat_text(app)
+            assert app.store.root == root, "the open project stays"
+        store.close()
+    finally:
+        child.kill()
+        child.wait()

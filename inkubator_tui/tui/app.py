@@ -167,7 +167,20 @@ class InkubatorApp(App):
         self._load_chat()
         self.refresh_view()
         self.prepare_agent()
+        self.repair_project()
         self.ask_trust()
+
+    @work(thread=True, exclusive=True, group="repair", exit_on_error=False)
+    def repair_project(self) -> None:
+        """What a kill left undone last time (a sidecar's approval, an animatic export) is made
+        again from the project's record, and said in the chat."""
+        try:
+            done = self.pipeline.repair()
+        except ProjectError as e:
+            self.say(str(e), severity="error")
+            return
+        if done:
+            self.say("made again after an interrupted run: " + "; ".join(done))
 
     def _load_chat(self) -> None:
         chat = self.query_one(ChatPane)
@@ -223,6 +236,7 @@ class InkubatorApp(App):
         self._load_chat()
         self.query_one(ChatPane).add("system", f"opened {self.store.root}")
         self.refresh_view()
+        self.repair_project()
         self.load_project_config()
 
     # ---- workspace trust: what the open project's inkubator.toml may set ----------------------------
@@ -937,7 +951,10 @@ def run_app(project: Path | None, load: Callable[[Path | None], LoadedConfig]) -
     logging.basicConfig(filename=log_file, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = InkubatorApp(project, loaded, reload=load)
-    app.run()
+    try:
+        app.run()
+    finally:  # the log folded into project.sqlite, the writer lock let go
+        app.store.close()
     print(f"project: {project}\nlog: {log_file}")
     return app.return_code or 0
 
