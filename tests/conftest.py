@@ -176,6 +176,21 @@ Mira says, "Then we keep it lit."
 """
 
 
+# Two shots and two lines: the smallest notes that take every step (kill and network tests run them whole).
+TWO_LINES = """INT. LIGHTHOUSE - NIGHT
+
+Wide on the lighthouse in the rain.
+
+MIRA
+It still turns.
+
+Close on the lamp.
+
+JONAS
+Then we keep it lit.
+"""
+
+
 @pytest.fixture(scope="session")
 def produced_project(tmp_path_factory):
     """A whole project made by the real embedded defaults (sketch keyframes, the camera move,

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TWO_LINES
 
 from inkubator_tui.pipeline.integrity import KEPT, check
 from inkubator_tui.project.models import DraftStatus, Step
@@ -27,18 +28,6 @@ KILLS = 20
 SEED = 15
 FAST = ["--set", "llm.backend=rules", "--set", "keyframe.long_side=128", "--set", "motion.backend=camera",
         "--set", "runtime.threads=1"]
-NOTES = """INT. LIGHTHOUSE - NIGHT
-
-Wide on the lighthouse in the rain.
-
-MIRA
-It still turns.
-
-Close on the lamp.
-
-JONAS
-Then we keep it lit.
-"""
 
 
 def _drive(project: Path, notes: Path, kill_at: int, moments: Path) -> subprocess.CompletedProcess:
@@ -67,7 +56,7 @@ def moments(tmp_path_factory) -> tuple[Path, list[str]]:
     """One whole run, killed nowhere: every moment's label, in order."""
     folder = tmp_path_factory.mktemp("kill")
     notes = folder / "notes.txt"
-    notes.write_text(NOTES)
+    notes.write_text(TWO_LINES)
     labels_file = folder / "moments.txt"
     run = _drive(folder / "whole", notes, -1, labels_file)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 
 import pytest
+from conftest import TWO_LINES
 
 from inkubator_tui.cli import main
 from inkubator_tui.project.store import Store
@@ -29,18 +30,6 @@ log_file = "/tmp/inkubator-hostile.log"
 single_file_config = "https://203.0.113.7/config.json"
 """
 
-NOTES = """INT. LIGHTHOUSE - NIGHT
-
-Wide on the lighthouse in the rain.
-
-MIRA
-It still turns.
-
-Close on the lamp.
-
-JONAS
-Then we keep it lit.
-"""
 
 
 def _loopback(address) -> bool:
@@ -91,7 +80,7 @@ def test_a_whole_run_with_a_hostile_untrusted_project_file_stays_on_the_machine(
     Store.create(root).close()
     (root / "inkubator.toml").write_text(HOSTILE)
     notes = tmp_path / "notes.txt"
-    notes.write_text(NOTES)
+    notes.write_text(TWO_LINES)
     code = main(["produce", str(notes), "--project", str(root), "--approve-all", "--as", "tester"])
     err = capsys.readouterr().err
     assert code == 0, err[-2000:]
