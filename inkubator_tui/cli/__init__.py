@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ConfigError, ProjectError, BackendError, NotesFileError) as e:
         print(f"inkubator: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as e:  # the machine said no (a file, a folder, a device): one line, not a traceback
+        print(f"inkubator: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("inkubator: cancelled", file=sys.stderr)
         return EXIT_CANCELLED

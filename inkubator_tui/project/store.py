@@ -150,7 +150,11 @@ class Store:
             raise ProjectError(f"{root} is a file; give a folder for the new project")
         if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".") and not _half_made(p)):
             raise ProjectError(f"{root} is not empty; give a new or empty folder")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ProjectError(f"cannot make the folder {root} ({e.strerror}); choose a folder you can write") \
+                from None
         key = lock.acquire(root)
         try:
             if (root / DB_NAME).exists():  # another process finished making it meanwhile
