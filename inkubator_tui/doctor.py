@@ -22,10 +22,17 @@ def doctor_rows(registry) -> list[dict[str, Any]]:
                 rows.append({"step": r.step.value, "backend": "(configured)", "ready": False, "in_use": False,
                              "non_neural": False, "detail": str(e), "fix": ""})
         backend = chosen[r.step] if r.ready else None
-        in_use = backend is not None and backend.info().name == r.name
+        in_use = backend is not None and _name(backend) == r.name
         rows.append({"step": r.step.value, "backend": r.name, "ready": r.ready, "in_use": in_use,
                      "non_neural": r.non_neural, "detail": r.detail, "fix": r.fix})
     return rows
+
+
+def _name(backend) -> str:
+    """The backend's registered name. Not `info()`: a configured backend that is not ready (a
+    model path that is not a model) cannot say more about itself than doctor already shows."""
+    spec = getattr(backend, "_inkubator_spec", None)
+    return spec.name if spec is not None else backend.info().name
 
 
 def doctor_table(rows: list[dict[str, Any]], title: str):

@@ -272,11 +272,17 @@ def test_status_marks_verify_lists_and_jobs_refuse_a_changed_asset(produced_proj
     out = capsys.readouterr().out
     assert f"{gone} is missing" in out and f"{changed} is changed since it was made" in out
     assert "2 problem(s)" in out
-    # an export that needs the changed picture says which file and what to do, in one line
-    assert main(["export", "--project", str(root), "--format", "html", "--no-sign"]) == 1
+    # an export that copies the pictures says which file and what to do, in one line
+    assert main(["export", "--project", str(root), "--format", "media", "--no-sign"]) == 1
     err = capsys.readouterr().err
     assert "is missing" in err or "changed since it was made" in err
     assert err.count("\n") == 1
+    # the storyboard draws the gaps and says why, never the changed picture
+    assert main(["export", "--project", str(root), "--format", "html", "--no-sign"]) == 0
+    err = capsys.readouterr().err
+    assert f"{gone} is missing" in err and f"{changed} is changed since it was made" in err
+    html = (root / "exports" / "storyboard.html").read_text()
+    assert "keyframe file missing" in html and "keyframe file is changed since it was made" in html
 
 
 def test_verify_says_all_whole_on_a_whole_project(produced_project, tmp_path, capsys):

@@ -158,6 +158,10 @@ def coqui_config(**voice) -> Config:
     return Config(voice=VoiceConfig(**voice), runtime=RuntimeConfig(device="cpu"))
 
 
+# How a torch.save checkpoint opens (a zip): all that planning reads of the weights.
+CHECKPOINT = b"PK\x03\x04 weights"
+
+
 def probe_import() -> str:
     """'' when coqui-tts imports in a fresh interpreter here, else its error output."""
     done = subprocess.run([sys.executable, "-c", "import TTS.api"], capture_output=True, text=True, timeout=120)
@@ -185,7 +189,7 @@ def test_coqui_readiness_names_a_missing_file(tmp_path):
 
 
 def test_coqui_readiness_probes_the_import(tmp_path):
-    (tmp_path / "model.pth").write_bytes(b"not really a model")
+    (tmp_path / "model.pth").write_bytes(CHECKPOINT)
     (tmp_path / "config.json").write_text(json.dumps({"model": "vits", "phoneme_language": "en"}))
     config = coqui_config(coqui_model_path=str(tmp_path / "model.pth"),
                           coqui_config_path=str(tmp_path / "config.json"))
@@ -218,7 +222,7 @@ def no_coqui_import(monkeypatch):
 
 
 def test_coqui_catalog_reads_speakers_without_importing(tmp_path, no_coqui_import):
-    (tmp_path / "model.pth").write_bytes(b"x")
+    (tmp_path / "model.pth").write_bytes(CHECKPOINT)
     (tmp_path / "speakers.json").write_text(json.dumps({"p225": 0, "p231": 1, "p240": 2}))
     cfg = {"model": "vits", "use_speaker_embedding": True, "speakers_file": "/trained/elsewhere/speakers.json",
            "model_args": {"use_speaker_embedding": True}, "datasets": [{"language": "en"}]}
@@ -236,7 +240,7 @@ def test_coqui_catalog_reads_speakers_without_importing(tmp_path, no_coqui_impor
 
 
 def test_coqui_catalog_of_a_one_voice_model(tmp_path, no_coqui_import):
-    (tmp_path / "m.pth").write_bytes(b"x")
+    (tmp_path / "m.pth").write_bytes(CHECKPOINT)
     (tmp_path / "config.json").write_text(json.dumps({"model": "vits", "languages": []}))
     backend = CoquiVoice(coqui_config(coqui_model_path=str(tmp_path / "m.pth")))
     assert backend.voices("en") == ["default"]  # Coqui's rule: no language said = English
@@ -246,7 +250,7 @@ def test_coqui_catalog_of_a_one_voice_model(tmp_path, no_coqui_import):
 def xtts_folder(tmp_path):
     folder = tmp_path / "XTTS-v2"
     folder.mkdir()
-    (folder / "model.pth").write_bytes(b"weights")
+    (folder / "model.pth").write_bytes(CHECKPOINT)
     (folder / "vocab.json").write_text("{}")
     (folder / "config.json").write_text(json.dumps({"model": "xtts", "languages": ["en", "de", "zh-cn", "ja"]}))
     return folder

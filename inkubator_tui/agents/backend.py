@@ -12,7 +12,8 @@ from typing import ClassVar
 from platformdirs import user_cache_path
 
 from ..config import Config
-from ..pipeline.backend import BackendInfo, JobContext, Progress, Readiness, no_progress
+from ..pipeline.backend import (BackendInfo, JobContext, Progress, Readiness, no_progress, starts_with,
+                                what_file_is)
 from ..pipeline.requests import BeatsRequest, Result
 from ..project.assets import weights_sha256
 from ..project.models import Step
@@ -21,12 +22,20 @@ from .director import Director, fill_prefix
 from .llm import LLM, LlamaCppLLM, LLMError, ModelCard, OpenAICompatLLM, warm
 
 
+GGUF_FIX = ("give a .gguf file (llama.cpp's format, e.g. a Q4_K_M quantisation from huggingface.co), or leave "
+            "llm.model_path empty for the embedded Gemma 3 270M")
+
+
 def gguf_card(config: Config) -> ModelCard:
-    """What we know about the configured GGUF without loading its weights."""
+    """What we know about the configured GGUF without loading its weights. A file that does not
+    start as every GGUF does is refused here, in words, before llama.cpp answers it with a
+    bare "Failed to load model"."""
     if config.llm.model_path:
         path = Path(config.llm.model_path).expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise LLMError(f"llm.model_path {path} does not exist; point it at a .gguf file")
+        if not starts_with(path, b"GGUF"):
+            raise LLMError(f"llm.model_path {path} is not a GGUF model ({what_file_is(path)}); {GGUF_FIX}")
         st = path.stat()
         return ModelCard(backend="llama", model_id=path.name, path=str(path), size_bytes=st.st_size,
                          weights_sha256=weights_sha256(path),
@@ -46,8 +55,16 @@ def gguf_template(path: str) -> tuple[str | None, str]:
     from .llm import quiet_llama_logs
 
     quiet_llama_logs()
-    llm = Llama(model_path=path, vocab_only=True, verbose=False)
+    try:
+        llm = Llama(model_path=path, vocab_only=True, verbose=False)
+    except ValueError:  # llama.cpp says only "Failed to load model from file"
+        raise LLMError(unreadable_gguf(path)) from None
     return llm.metadata.get("tokenizer.chat_template"), llm.metadata.get("general.architecture", "")
+
+
+def unreadable_gguf(path: str | Path) -> str:
+    return (f"{path} is a GGUF file llama.cpp cannot read (cut short, damaged, or an architecture this "
+            f"llama-cpp-python does not know); {GGUF_FIX}")
 
 
 def make_llm(config: Config, kind: str) -> LLM:
@@ -58,9 +75,12 @@ def make_llm(config: Config, kind: str) -> LLM:
     template, arch = gguf_template(card.path)
     # Without a template llama-cpp-python silently formats chats as llama-2: name one explicitly.
     chat_format = c.chat_format or (None if template else ("gemma" if "gemma" in arch else "chatml"))
-    llm = LlamaCppLLM(Path(card.path), card=card, n_ctx=c.n_ctx, n_threads=config.runtime.threads,
-                      n_gpu_layers=c.n_gpu_layers, chat_format=chat_format, decoding=c.decoding,
-                      choices=c.choices, cache_dir=user_cache_path("inkubator") / "tokenizers")
+    try:
+        llm = LlamaCppLLM(Path(card.path), card=card, n_ctx=c.n_ctx, n_threads=config.runtime.threads,
+                          n_gpu_layers=c.n_gpu_layers, chat_format=chat_format, decoding=c.decoding,
+                          choices=c.choices, cache_dir=user_cache_path("inkubator") / "tokenizers")
+    except ValueError:  # the vocabulary read, the weights did not (a file cut short)
+        raise LLMError(unreadable_gguf(card.path)) from None
     # A GGUF that ships a chat template is instruction-tuned; the embedded base model is not.
     llm.card = ModelCard(**{**llm.card.__dict__, "instruct": bool(template)})
     return llm
@@ -116,7 +136,8 @@ class _AgentBeats(LazyLLM):
         return Result(data={"sheet": result.sheet.model_dump(mode="json"), "agent": result.record()},
                       prompt=request.notes[:4000],
                       parameters={"strategy": result.strategy, "accepted": result.accepted,
-                                     "rejected": len(result.rejected), "tokens": result.tokens})
+                                     "rejected": len(result.rejected), "tokens": result.tokens},
+                      notices=result.notices)
 
 
 class LlamaBeats(_AgentBeats):
@@ -126,16 +147,18 @@ class LlamaBeats(_AgentBeats):
     def readiness(cls, config: Config) -> Readiness:
         if importlib.util.find_spec("llama_cpp") is None:
             return Readiness(Step.BEATS, "llama", False, "llama-cpp-python is not installed", fix="make run")
+        setting = "llm.model_path" if config.llm.model_path else ""
         try:
             card = gguf_card(config)
         except LLMError as e:
             return Readiness(Step.BEATS, "llama", False, str(e), fix="set llm.model_path, or leave it empty "
-                                                                     "for the embedded Gemma 3 270M")
+                                                                     "for the embedded Gemma 3 270M",
+                             setting=setting)
         try:
             template, _ = gguf_template(card.path)
         except Exception as e:  # noqa: BLE001 - a broken file is reported, not raised
-            return Readiness(Step.BEATS, "llama", False, f"{card.path} does not load: {e}",
-                             fix="check the file is a GGUF model")
+            said = str(e) if isinstance(e, LLMError) else f"{card.path} does not load: {e}"
+            return Readiness(Step.BEATS, "llama", False, said, fix="check the file is a GGUF model", setting=setting)
         kind = "instruct, plans whole scenes" if template else "base model, fills per-shot fields"
         chat = "chat template in GGUF" if template else "no chat template (an explicit chat_format is used)"
         return Readiness(Step.BEATS, "llama", True,

@@ -130,7 +130,10 @@ class Conversation:
             report = self.pipeline.draft_beats(notes, source="chat", cancel=cancel, on_token=on_token,
                                                on_partial=on_partial)
             return self._answer_notes(report)
-        added = self.director().draft(notes, cancel=cancel, on_token=on_token).sheet
+        drafted = self.director().draft(notes, cancel=cancel, on_token=on_token)
+        for cut in drafted.notices:
+            self.pipeline.notice(cut)
+        added = drafted.sheet
         new, said = append_scenes(sheet, added)
         d = self._draft_edit(notes, new, [], said, base, "rules", label="add-notes")
         text = f"Draft {d.id}: " + "; ".join(said) + ". Approve it to apply."

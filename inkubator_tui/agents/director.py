@@ -53,6 +53,8 @@ class DraftResult:
     rejected: list[Rejection] = field(default_factory=list)
     tokens: int = 0
     seconds: float = 0.0
+    # What of the notes did not fit the sheet, one line each (parse_notes' cuts).
+    notices: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "accepted": self.accepted, "tokens": self.tokens,
@@ -354,7 +356,8 @@ class Director:
         model fills, so a watcher shows shots while the rest are being filled."""
         t0 = time.perf_counter()
         progress = progress or (lambda f, m: None)
-        rules = parse_notes(notes, title=title)
+        cut: list[str] = []
+        rules = parse_notes(notes, title=title, cuts=cut)
 
         def show(sheet: BeatSheet, filled: int) -> None:
             if on_shot:
@@ -362,7 +365,7 @@ class Director:
 
         show(rules, 0)
         strategy = self.chosen_strategy()
-        result = DraftResult(sheet=rules, strategy=strategy)
+        result = DraftResult(sheet=rules, strategy=strategy, notices=cut)
         if not self.has_model or not rules.shots:
             result.seconds = time.perf_counter() - t0
             return result

@@ -29,8 +29,17 @@ HEADING_THEN_ACTION = re.compile(r"^([^a-z]+?[A-Z0-9)])\.\s+([A-Z][a-z].*)$")
 # A dash names it (`COLD OPEN — "…"`); a colon only after a label word (`EPISODE 3: "…"`), since
 # `AMARA: "…"` is a line of dialogue.
 QUOTED_TITLE = re.compile(r"^\s*(?:[A-Z][A-Z0-9 '’.#]*?\s*[—–\-]+|(?:EPISODE|PART|ACT|CHAPTER|PILOT|TEASER|PROLOGUE|"
-                          r"EPILOGUE|COLD OPEN|TITLE|WORKING TITLE|SHORT|FILM)\b[A-Z0-9 '’.#]*:)\s*[\"“]([^\"”]{1,80})"
-                          r"[\"”]\s*$")
+                          r"EPILOGUE|COLD OPEN|TITLE|WORKING TITLE|SHORT|FILM|SPOT|AD|COMMERCIAL|PROMO|TRAILER|PSA|"
+                          r"MUSIC VIDEO|SKETCH|PROJECT|SERIES|WEBISODE|ANIMATIC|PITCH|CAMPAIGN)\b[A-Z0-9 '’.#]*:)"
+                          r"\s*[\"“]([^\"”]{1,80})[\"”]\s*(?:\([^)]{0,60}\)\s*)?$")  # `SPOT: "Dawn" (30s)`
+# A shot the writer numbered: `Shot 3 - close-up, steam…`, `SHOT 12:`, `Sh. 4a`. What follows, to the
+# next blank line or shot, is that one shot: it is not split at its sentences.
+SHOT_MARK = re.compile(r"^\s*(?:[-*+•]\s*)?(?:shot|sh\.)\s*#?\s*\d{1,3}[a-z]?\b\s*(?:[:.)|—–\-]+\s*|\s+|$)", re.I)
+# Who speaks over the picture in an ad or a documentary: `VO (warm): Every morning…`, `ANNCR: …`.
+VOICE_OVER = {"vo": "Narrator", "v.o.": "Narrator", "v.o": "Narrator", "voiceover": "Narrator",
+              "voice-over": "Narrator", "voice over": "Narrator", "narrator": "Narrator", "narr.": "Narrator",
+              "anncr": "Announcer", "anncr.": "Announcer", "announcer": "Announcer"}
+OFF_SCREEN = set(VOICE_OVER.values())
 # A shot list timed by the cut: `00:04  Inside the kiosk…`, `[0:12] …`, `1:02:03 –` (the time is not the action).
 TIMESTAMP = re.compile(r"^\s*\[?(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?\]?\s*(?:[—–\-|]\s*)?(?=\S)")
 CHARACTERS_LINE = re.compile(r"^\s*(?:characters|cast)\s*:\s*(.+)$", re.I)
@@ -42,6 +51,8 @@ COLON_LINE = re.compile(r"^\s*(?:[-*+•]\s*)?([A-Z][\w'’.\-]*(?:\s[A-Z][\w'�
 TRANSITION_LINE = re.compile(r"^\s*>?\s*((?:[A-Z]+\s+)*CUT\s+TO:?|(?:[A-Z]+\s+)?DISSOLVE(?:\s+TO)?:?|FADE\s+(?:OUT|IN|"
                              r"TO\s+BLACK|TO\s+WHITE)[.:]?|CUT\s+TO\s+BLACK\.?|WIPE\s+TO:?|IRIS\s+(?:OUT|IN)\.?)\s*$")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+# A line of dialogue cut to fit: what it is and what to do, for `_Cuts.fit`.
+SAID = ("a line of dialogue", "break it into shorter lines")
 # Splits between shots inside a paragraph (quotes are hidden as \x00n\x00 first; \x01 marks a line that ends
 # a sentence).
 SHOT_BREAK = re.compile(
@@ -50,6 +61,10 @@ SHOT_BREAK = re.compile(
     r"|\s*\x03\s*"  # a line break that ends a beat
     r"|\s*[;,]?\s+(?i:and\s+)?(?i:then),?\s+(?=(?:the|a|an|his|her|their)\b|[A-Z])"  # "then" + a subject
     r"|\s*\b(?i:(?:smash\s+|hard\s+|match\s+|jump\s+)?cut\s+to)(?!\s+(?:black|white|red|credits|title)\b):?\s*)")
+
+Lines = tuple[int, int]  # the first and last line of the notes (from 1) a piece of text came from
+
+
 @dataclass
 class _Beat:
     scene: int
@@ -59,6 +74,8 @@ class _Beat:
     transition: str = ""
     notes: list[str] = field(default_factory=list)
     para: int = 0  # which paragraph it came from
+    at: Lines = (0, 0)  # where its text is in the notes
+    notes_at: Lines = (0, 0)  # where its notes are
 
 
 @dataclass
@@ -70,6 +87,32 @@ class _Block:
     text: str
     speaker: str = ""
     delivery: str = ""
+    at: Lines = (0, 0)
+    whole: bool = False  # a shot the writer numbered: one shot, however many sentences
+
+
+def _span(a: Lines, b: Lines) -> Lines:
+    """The lines of both pieces of text."""
+    return b if a == (0, 0) else a if b == (0, 0) else (min(a[0], b[0]), max(a[1], b[1]))
+
+
+@dataclass
+class _Cuts:
+    """Text longer than its field of the sheet holds is cut to fit, and every cut is said, once,
+    in one line naming where it is in the notes: nothing a director wrote goes silently."""
+
+    said: dict[str, int] = field(default_factory=dict)  # what was said → the line it is about
+
+    def fit(self, text: str, limit: int, at: Lines, what: str, fix: str) -> str:
+        if len(text) <= limit:
+            return text
+        where = f"line {at[0]}" if at[0] == at[1] else f"lines {at[0]}–{at[1]}"
+        self.said.setdefault(f"{where} of the notes: {what} has {len(text):,} characters; only the first "
+                             f"{limit:,} were read — {fix}", at[0])
+        return text[:limit]
+
+    def in_order(self) -> list[str]:
+        return sorted(self.said, key=self.said.__getitem__)
 
 
 def explicit_camera(text: str) -> dict[str, str]:
@@ -87,16 +130,21 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def parse_notes(text: str, *, title: str = "") -> BeatSheet:
+def parse_notes(text: str, *, title: str = "", cuts: list[str] | None = None) -> BeatSheet:
     """Split notes (plain text, Markdown or Fountain) into scenes and shots; every quoted
-    line kept, with its speaker or with the question of who says it."""
+    line kept, with its speaker or with the question of who says it. Text longer than the
+    sheet holds (a shot's action past 2,000 characters) is cut, and each cut is said in
+    `cuts`, one line each."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # bracketed paste sends CRs
+    cut = _Cuts()
     scenes: list[Scene] = []
     blocks: list[_Block] = []
     declared: list[str] = []
     para: list[str] = []
+    para_at: list[int] = []  # the line of the notes each line of `para` is
     cue: str | None = None
     cue_delivery = ""
+    whole = False  # the paragraph being read is one numbered shot
 
     def scene_no() -> int:
         if not scenes:
@@ -104,9 +152,16 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
         return scenes[-1].number
 
     def flush() -> None:
-        if para:
-            blocks.append(_Block("para", scene_no(), "\n".join(para)))
+        nonlocal whole
+        if para:  # a numbered shot's mark alone on its line keeps `whole` for the text under it
+            blocks.append(_Block("para", scene_no(), "\n".join(para), at=(para_at[0], para_at[-1]), whole=whole))
             para.clear()
+            para_at.clear()
+            whole = False
+
+    def add(piece: str, at: int) -> None:
+        para.append(piece)
+        para_at.append(at + 1)
 
     all_lines = [TIMESTAMP.sub("", ln) for ln in text.split("\n")]
     for at, raw in enumerate(all_lines):
@@ -118,7 +173,7 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             cue = None
             continue
         if m := TITLE_LINE.match(line):
-            title = title or _clean(m.group(1))
+            title = title or cut.fit(_clean(m.group(1)), 200, (at + 1, at + 1), "the title", "shorten it")
             continue
         if (m := QUOTED_TITLE.match(line)) and not (title or scenes or blocks or para):
             title = _clean(m.group(1))  # `COLD OPEN — "The Night Shift"`: a name, not a line of dialogue
@@ -134,7 +189,7 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
                 heading, rest = m.group(1), m.group(2)
         elif m := MD_HEADING.match(line):
             if not title and not scenes and not blocks and not para:
-                title = _clean(m.group(1))
+                title = cut.fit(_clean(m.group(1)), 200, (at + 1, at + 1), "the title", "shorten it")
                 continue
             heading = _clean(m.group(1))
         elif m := SCENE_WORD.match(line):
@@ -142,13 +197,15 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
         if heading is not None:
             flush()
             cue = None
+            heading = cut.fit(heading.upper(), 200, (at + 1, at + 1), "a scene heading",
+                              "put the action on the line below the heading")
             empty = scenes and not any(b.scene == scenes[-1].number for b in blocks)
             if empty:  # a heading right after another (or after nothing) replaces it
-                scenes[-1] = Scene(number=scenes[-1].number, heading=heading.upper()[:200])
+                scenes[-1] = Scene(number=scenes[-1].number, heading=heading)
             else:
-                scenes.append(Scene(number=len(scenes) + 1, heading=heading.upper()[:200]))
+                scenes.append(Scene(number=len(scenes) + 1, heading=heading))
             if rest:
-                para.append(rest)
+                add(rest, at)
             continue
         # Fountain: a CHARACTER cue line, optional (parenthetical), then the line.
         if cue is not None:
@@ -161,16 +218,23 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
                 continue
             if said and _action_after_line(stripped, blocks):
                 cue = None  # "Rashid points at the drive." under a line: the action goes on
-                para.append(line)
+                add(line, at)
                 continue
             flush()
-            blocks.append(_Block("line", scene_no(), _clean(stripped)[:1000], cue, cue_delivery[:80]))
+            blocks.append(_Block("line", scene_no(), cut.fit(_clean(stripped), 1000, (at + 1, at + 1), *SAID),
+                                 cue, cue_delivery[:80], at=(at + 1, at + 1)))
             cue_delivery = ""
             continue
         if tm := TRANSITION_LINE.match(line):
             flush()
             cue = None
             blocks.append(_Block("transition", scene_no(), tm.group(1).strip(" .:").lower()))
+            continue
+        if sm := SHOT_MARK.match(line):
+            flush()
+            whole = True
+            if line[sm.end():].strip():
+                add(line[sm.end():], at)
             continue
         cm = CUE.match(line)
         if cm and not title and not blocks and not scenes and not para and not cm.group(1).strip().endswith(":") \
@@ -183,16 +247,24 @@ def parse_notes(text: str, *, title: str = "") -> BeatSheet:
             cue_delivery = ""
             continue
         lm = COLON_LINE.match(line)
+        if lm and lm.group(1).lower() in VOICE_OVER and re.search(r"[.!?…]$", lm.group(3).strip()):
+            flush()  # spoken over the shot above: `VO: Make it yours.` (`VO: warm, female` is casting)
+            blocks.append(_Block("line", scene_no(), cut.fit(_clean(lm.group(3)), 1000, (at + 1, at + 1), *SAID),
+                                 VOICE_OVER[lm.group(1).lower()], (lm.group(2) or "")[:80], at=(at + 1, at + 1)))
+            continue
         if lm and _script_speaker(lm.group(1), declared):
             flush()
-            blocks.append(_Block("line", scene_no(), _clean(lm.group(3))[:1000], lm.group(1),
-                                 (lm.group(2) or "")[:80]))
+            blocks.append(_Block("line", scene_no(), cut.fit(_clean(lm.group(3)), 1000, (at + 1, at + 1), *SAID),
+                                 lm.group(1), (lm.group(2) or "")[:80], at=(at + 1, at + 1)))
             continue
         if LIST_ITEM.match(line):
             flush()  # each bullet is its own beat
-        para.append(LIST_ITEM.sub("", line))
+        add(LIST_ITEM.sub("", line), at)
     flush()
-    return _understand(title, scenes, blocks, declared)
+    sheet = _understand(title, scenes, blocks, declared, cut)
+    if cuts is not None:
+        cuts += cut.in_order()
+    return sheet
 
 
 _NOT_CUES = {"CUT TO", "FADE IN", "FADE OUT", "THE END", "FADE TO BLACK", "BLACK", "CONTINUOUS", "LATER"}
@@ -258,7 +330,8 @@ def _script_speaker(name: str, declared: list[str]) -> bool:
     return any(key == d.lower() or key in d.lower().split() for d in declared)
 
 
-def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared: list[str]) -> BeatSheet:
+def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared: list[str],
+                cut: _Cuts) -> BeatSheet:
     """People first (from all the notes), then each scene's quotations in order, then shots."""
     prose = "\n\n".join(b.text for b in blocks if b.kind == "para")
     spans = [(q.start, q.end) for q in find_quotes(prose)]
@@ -281,7 +354,7 @@ def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared:
             attributor.last_speakers.append(person.name)
             target = beats[-1] if beats and beats[-1].scene == block.scene else None
             if target is None:
-                target = _Beat(block.scene, "", para=n)
+                target = _Beat(block.scene, "", para=n, at=block.at)
                 beats.append(target)
             target.lines.append(DialogueLine(character=person.name, text=block.text, delivery=block.delivery))
             continue
@@ -290,12 +363,13 @@ def _understand(title: str, scenes: list[Scene], blocks: list[_Block], declared:
         for att in atts:
             if att.speaker:
                 cast.get(att.speaker) or cast.add(att.speaker)
-        _chunks(block, atts, beats, project_notes, n, cast.lowercase)
-    return _build_sheet(title, scenes, beats, cast, project_notes)
+        _chunks(block, atts, beats, project_notes, n, cut, cast.lowercase)
+    return _build_sheet(title, scenes, beats, cast, project_notes, cut)
 
 
 def _add_speaker(cast: Cast, written: str):
     name = re.sub(r"\s*\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D)\)\s*$", "", written.strip())
+    name = VOICE_OVER.get(name.lower(), name)
     person = cast.get(name) or cast.get(name.title())
     if person is None:
         m = re.match(r"^(?:\S+\.?)\s+(.+)$", name)
@@ -316,7 +390,7 @@ def _line_breaks(text: str, lowercase: bool) -> str:
 
 
 def _chunks(block: _Block, atts: list[Attribution], beats: list[_Beat], project_notes: list[str], n: int,
-            lowercase: bool = False) -> None:
+            cut: _Cuts, lowercase: bool = False) -> None:
     """One paragraph → shots: sentence ends, "then" + a subject and "cut to" break shots;
     quotations travel whole with their "Kofi says"; directions attach to the shot before."""
     para = _line_breaks(block.text, lowercase)
@@ -340,7 +414,8 @@ def _chunks(block: _Block, atts: list[Attribution], beats: list[_Beat], project_
             if beats and beats[-1].scene == block.scene and beats[-1].para == n:
                 beats[-1].transition = piece
             continue
-        for chunk in (p for p in SHOT_BREAK.split(piece) if p and p.strip()):
+        pieces = [piece.replace("\x03", " ")] if block.whole else SHOT_BREAK.split(piece)
+        for chunk in (p for p in pieces if p and p.strip()):
             chunk = chunk.strip()
             chunk = re.sub(r"^(?:and\s+)?then,?\s+", "", chunk, flags=re.I)
             chunk = re.sub(r",?\s+(?:and\s+)?then$", "", chunk, flags=re.I).strip()
@@ -358,13 +433,16 @@ def _chunks(block: _Block, atts: list[Attribution], beats: list[_Beat], project_
                 if direction.note:
                     if target is not None and not first_in_para:
                         target.notes.append(direction.note)
+                        target.notes_at = _span(target.notes_at, block.at)
                     else:
-                        project_notes.append(direction.note)
+                        project_notes.append(cut.fit(direction.note, 400, block.at, "a note on the whole film",
+                                                     "break it into sentences"))
                 if direction.rest:
-                    beats.append(_Beat(block.scene, direction.rest[0].upper() + direction.rest[1:], para=n))
+                    beats.append(_Beat(block.scene, direction.rest[0].upper() + direction.rest[1:], para=n,
+                                       at=block.at))
                 first_in_para = False
                 continue
-            beat = _Beat(block.scene, "", para=n)
+            beat = _Beat(block.scene, "", para=n, at=block.at)
             action, last = [], 0
             for m in re.finditer(r"\x00(\d+)\x00\x01?", chunk):
                 action.append(chunk[last:m.start()])
@@ -372,7 +450,7 @@ def _chunks(block: _Block, atts: list[Attribution], beats: list[_Beat], project_
                 if att.spoken:
                     text_ = att.quote.text.strip()
                     text_ = re.sub(r"\s*,$", "", text_).strip() or att.quote.text.strip()
-                    beat.lines.append(DialogueLine(character=att.speaker, text=text_[:1000],
+                    beat.lines.append(DialogueLine(character=att.speaker, text=cut.fit(text_, 1000, block.at, *SAID),
                                                    delivery=att.delivery[:80], candidates=att.candidates[:10]))
                 else:
                     action.append(para[att.quote.start:att.quote.end])
@@ -400,7 +478,7 @@ def _names_in(text: str, cast: Cast) -> list[str]:
 
 
 def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast,
-                 project_notes: list[str]) -> BeatSheet:
+                 project_notes: list[str], cut: _Cuts) -> BeatSheet:
     if not scenes:
         scenes = [Scene(number=1, heading="")]
     # Shots that are only camera words ("Slow push in.") or too short fold into the one before.
@@ -409,8 +487,10 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
         prev = merged[-1] if merged and merged[-1].scene == b.scene else None
         if prev and not b.lines and len(b.text.split()) < 3 and not b.duration_s:
             prev.text = (prev.text + " " + b.text).strip()
+            prev.at = _span(prev.at, b.at)
             prev.transition = b.transition or prev.transition
             prev.notes += b.notes
+            prev.notes_at = _span(prev.notes_at, b.notes_at)
             continue
         if prev and b.lines and not b.text and not prev.lines and all(
                 dl.character and dl.character in _names_in(prev.text, cast) for dl in b.lines):
@@ -447,7 +527,8 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
         text = b.text
         first_in_scene = b.scene not in scene_first
         scene_first.add(b.scene)
-        default_size = Size.MCU if b.lines else (Size.WS if first_in_scene else Size.MS)
+        seen_speaking = [line for line in b.lines if line.character not in OFF_SCREEN]
+        default_size = Size.MCU if seen_speaking else (Size.WS if first_in_scene else Size.MS)
         size = _first(SIZE_WORDS, text, default_size)
         angle = _first(ANGLE_WORDS, text, Angle.EYE)
         movement = _first(MOVE_WORDS, text, Movement.STATIC)
@@ -456,7 +537,7 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
             last_chars, last_scene = [], b.scene
         if not chars and re.search(r"\b(?:she|her|he|him|his|they|them|their)\b", text, re.I):
             chars = list(last_chars)  # "Close on her hands" is about whoever we were just watching
-        for line in b.lines:
+        for line in seen_speaking:  # a voice over the picture is heard, not drawn
             if line.character and line.character not in chars:
                 chars.append(line.character)
         if chars:
@@ -468,11 +549,12 @@ def _build_sheet(title: str, scenes: list[Scene], beats: list[_Beat], cast: Cast
         pinned = []
         if b.duration_s is not None:
             duration, pinned = b.duration_s, ["duration_s"]
-        action = text[:2000]
+        action = cut.fit(text, 2000, b.at, "a shot's action", "break it into sentences or paragraphs")
+        notes = cut.fit(" ".join(b.notes), 2000, b.notes_at, "a shot's crew note", "break it into sentences")
         prompt = default_image_prompt(size, action)
         shots.append(Shot(scene=b.scene, number=str(len(shots) + 1), size=size, angle=angle, movement=movement,
                           duration_s=duration, action=action, characters=chars[:20], dialogue=b.lines[:40],
-                          image_prompt=prompt, transition=b.transition[:40], notes=" ".join(b.notes)[:2000],
+                          image_prompt=prompt, transition=b.transition[:40], notes=notes,
                           pinned=pinned, seed=zlib.crc32(f"{b.scene}:{len(shots)}:{action}".encode())))
     used = {s.scene for s in shots}
     people = {p.name: p for p in cast.people}

@@ -36,6 +36,7 @@ class RuleBeats:
 
     def __call__(self, request: BeatsRequest, ctx: JobContext) -> Result:
         ctx.progress(0.1, "splitting notes into shots")
-        sheet = parse_notes(request.notes)  # the notes' own title; the project keeps a title a person set
+        cut: list[str] = []
+        sheet = parse_notes(request.notes, cuts=cut)  # the notes' own title; the project keeps a title a person set
         ctx.cancel.check()
-        return Result(data={"sheet": sheet.model_dump(mode="json")}, prompt=request.notes[:4000])
+        return Result(data={"sheet": sheet.model_dump(mode="json")}, prompt=request.notes[:4000], notices=cut)

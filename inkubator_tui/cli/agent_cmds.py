@@ -34,6 +34,8 @@ def cmd_beats(args) -> int:
         sheet = BeatSheet.model_validate(result.data["sheet"])
     except Exception as e:  # noqa: BLE001 - a backend's bad output is an error, not a crash
         raise CliError(f"the beats backend returned an invalid sheet: {str(e).splitlines()[0]}") from None
+    for notice in result.notices:  # text cut to fit the sheet: said, never silent
+        print(f"inkubator: warning: {notice}", file=sys.stderr)
     agent = result.data.get("agent", {})
     kept = rules_kept(agent, len(sheet.shots))
     if kept and not args.json:

@@ -20,12 +20,16 @@ import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
 
 from ..project.models import BeatSheet, Draft, DraftStatus, ProjectSettings, Shot, Step
+from ..project.notes_file import without_controls
 from ..project.store import ProjectError, Store
 
 ENTRY_POINT_GROUP = "inkubator.exporters"
+M = TypeVar("M")
 # The animatic's timing rule (tools/animatic.py): a line starts this long after its shot's cut,
 # each next line this long after the one before. Kept equal to the tool's by a test.
 LEAD_IN_S = 0.25
@@ -92,14 +96,15 @@ class ExportContext:
 
     @property
     def sheet(self) -> BeatSheet:
+        """The approved sheet with every text in it as words (see `words`)."""
         sheet = self.store.sheet()
         if sheet is None:
             raise ExportUnavailable("approve a beat sheet first")
-        return sheet
+        return words(sheet)
 
     @property
     def title(self) -> str:
-        return self.sheet.title or self.settings.title
+        return self.sheet.title or without_controls(self.settings.title)
 
     @property
     def primary(self) -> str:
@@ -193,8 +198,9 @@ class ExportContext:
                 if d is None:
                     continue
                 seconds = float(d.data.get("seconds") or 0.0)
-                clips.append(VoiceClip(st.shot.number, i + 1, line.character, d.provenance.prompt or line.text,
-                                       language, round(pos, 3), seconds, d))
+                clips.append(VoiceClip(st.shot.number, i + 1, line.character,
+                                       without_controls(d.provenance.prompt) or line.text, language, round(pos, 3),
+                                       seconds, d))
                 pos += seconds + LEAD_IN_S
         return clips
 
@@ -202,6 +208,24 @@ class ExportContext:
         """`path` as seen from the folder of the exported file `out` (POSIX separators), so
         the export keeps working when the project folder moves."""
         return Path(os.path.relpath(path.resolve(), out.resolve().parent)).as_posix()
+
+
+def words(value: M) -> M:
+    """`value` with every text in it as words (`without_controls`: no terminal escapes, no C0 or
+    C1 controls, newlines kept). Text is cleaned when it comes in, but the database may hold text
+    from before that, or from an import: what an export writes for a terminal, a spreadsheet or an
+    editor is cleaned again here, for every format (plugins too). Built without validation, so a
+    line that was nothing but escapes becomes an empty line, not a failed export."""
+    if type(value) is str:
+        return without_controls(value)
+    if isinstance(value, BaseModel):
+        return value.model_construct(_fields_set=value.model_fields_set,
+                                     **{name: words(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, list):
+        return [words(v) for v in value]
+    if isinstance(value, dict):
+        return {words(k): words(v) for k, v in value.items()}
+    return value
 
 
 @runtime_checkable

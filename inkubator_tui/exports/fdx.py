@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..project.assets import atomic_write_bytes
 from ..project.models import BeatSheet
+from ..project.notes_file import without_controls
 from ..project.store import ProjectError
 from .base import ExportContext
 from .fountain import title_page
@@ -27,6 +28,7 @@ PARAGRAPH_TYPE = {"heading": "Scene Heading", "action": "Action", "character": "
 KIND_OF = {"Scene Heading": "heading", "Action": "action", "General": "action", "Character": "character",
            "Parenthetical": "parenthetical", "Dialogue": "dialogue", "Transition": "transition", "Shot": "shot"}
 XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+BETWEEN_TAGS = re.compile(r"(?<=>)[^<]+")
 
 
 class FdxExporter:
@@ -73,7 +75,17 @@ def read_fdx(data: bytes | str) -> BeatSheet:
 
 
 def parse_fdx(data: bytes | str) -> Screenplay:
-    """Paragraphs of a Final Draft file in order; a paragraph's text is all of its runs."""
+    """Paragraphs of a Final Draft file in order; a paragraph's text is all of its runs, as words
+    (`without_controls`): a file from anywhere can carry terminal escapes, which XML itself
+    refuses, so they go from the text between tags before it is parsed, and any control
+    written as a character reference goes from each paragraph's text after."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # another encoding its XML declaration names: ElementTree reads it as it is
+    if isinstance(data, str):
+        data = BETWEEN_TAGS.sub(lambda m: without_controls(m.group()), data)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -107,4 +119,4 @@ def parse_fdx(data: bytes | str) -> Screenplay:
 
 
 def _text(p: ET.Element) -> str:
-    return "".join("".join(t.itertext()) for t in p.findall("./Text")).strip()
+    return without_controls("".join("".join(t.itertext()) for t in p.findall("./Text"))).strip()

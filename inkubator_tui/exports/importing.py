@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..project.models import BeatSheet
-from ..project.notes_file import NotesFileError, read_notes
+from ..project.notes_file import NotesFileError, read_notes, without_controls
 from ..project.store import ProjectError
 from .screenplay import sheet_of
 
@@ -44,7 +44,7 @@ def read_screenplay(path: Path) -> Imported:
             play = parse_fdx(data)
         except ProjectError as e:
             raise NotesFileError(f"{path.name}: {e}") from None
-        text = data.decode("utf-8", errors="replace")
+        text = without_controls(data.decode("utf-8", errors="replace"))
         reader = "inkubator FDX reader"
     else:
         from .fountain import parse_fountain

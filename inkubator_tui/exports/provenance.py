@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..project.assets import atomic_write_bytes, sha256_file
 from ..project.models import Draft, DraftStatus, Step, utcnow
+from ..project.notes_file import without_controls
 from .base import ExportContext, ExportUnavailable
 
 SCHEMA_ID = "urn:inkubator:provenance-report:1"
 SCHEMA_FILE = "provenance.schema.json"
+C1 = re.compile(r"[\x7f-\x9f]")  # DEL and the C1 controls, which json.dumps leaves as they are
 # Licence words that limit use: a producer must read these before anything ships.
 RESTRICTIVE = [
     (r"non[- ]?commercial|\bNC\b|\bCPML\b", "non-commercial use only"),
@@ -107,7 +109,11 @@ def report_schema() -> dict[str, Any]:
 
 
 def report_json(report: ProvenanceReport) -> str:
-    return json.dumps(report.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False) + "\n"
+    """The report as JSON. JSON escapes C0 controls itself; C1 controls (a CSI written as
+    U+009B) it writes as they are, so they are escaped too: the record keeps every prompt
+    exactly, and `cat provenance.json` sends a terminal no control."""
+    text = json.dumps(report.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False) + "\n"
+    return C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def restrictions(licence: str, parameters: dict[str, Any]) -> list[str]:
@@ -215,7 +221,7 @@ def _seconds(start: str, end: str) -> float | None:
 
 
 def _md(text: str) -> str:
-    return " ".join(str(text).replace("|", "\\|").split())
+    return " ".join(without_controls(str(text)).replace("|", "\\|").split())
 
 
 def _version() -> str:

@@ -21,6 +21,7 @@ from ..project.camera_words import ANGLE_WORDS, MOVE_WORDS, SIZE_WORDS
 from ..project.camera_words import first as first_word
 from ..project.models import Angle, BeatSheet, Character, DialogueLine, Movement, Scene, Shot, Size
 from ..project.models import SHOT_NUMBER_RE
+from ..project.notes_file import without_controls
 from ..project.store import ProjectError
 
 SHOT_NOTE = re.compile(r"^\s*SHOT(?:\s+([0-9]{1,4}[A-Za-z]?))?\s*:\s*(.*)$", re.I | re.S)
@@ -33,8 +34,9 @@ EXTENSION = re.compile(r"\s*\((?:V\.O\.|O\.S\.|O\.C\.|CONT'D|CONT’D|CONT\.|PRE
 
 
 def clean(text: str) -> str:
-    """Text as it may appear in a screenplay: no terminal controls, no bidi tricks."""
-    return CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
+    """Text as it may appear in a screenplay: no terminal escapes or controls (the notes' own
+    rule, `without_controls`, so a sequence goes whole, its parameters too), no bidi tricks."""
+    return CONTROL.sub("", unicodedata.normalize("NFC", without_controls(text or "")))
 
 
 @dataclass

@@ -44,9 +44,9 @@ def shot_list_csv(ctx: ExportContext) -> str:
     for s in shots:
         dialogue = " / ".join(f"{d.character or '?'}: {d.text}" + (f" ({d.delivery})" if d.delivery else "")
                               for d in s.dialogue)
-        row = [s.scene, s.number, s.size.value, s.angle.value, s.movement.value, s.lens, s.action, dialogue,
-               f"{s.duration_s:g}", ctx.shot_status(s), s.notes]
-        w.writerow([cell(v) for v in row])
+        # Numbers and the exporter's own words as they are; text from notes, a model or a person as `cell`s.
+        w.writerow([s.scene, s.number, s.size.value, s.angle.value, s.movement.value, cell(s.lens), cell(s.action),
+                    cell(dialogue), f"{s.duration_s:g}", ctx.shot_status(s), cell(s.notes)])
     return buf.getvalue()
 
 
@@ -63,6 +63,9 @@ def setup_order(shots: list[Shot]) -> list[Shot]:
 
 
 def cell(value: str) -> str:
-    """One line of plain text that a spreadsheet shows as text, never runs as a formula."""
+    """One line of plain text that a spreadsheet shows as text, never runs as a formula: no
+    terminal escapes or controls, and a leading `=`, `+`, `-`, `@`, tab or CR quoted with `'`
+    (OWASP's advice for CSV injection). Only for text from notes, a model or a person: the
+    numbers the exporter writes stay numbers."""
     text = " ".join(clean(str(value)).split())
     return "'" + text if text.startswith(FORMULA_START) else text

@@ -39,6 +39,7 @@ from pathlib import Path
 from ..pipeline.steps import role_target
 from ..project.assets import atomic_write_bytes
 from ..project.models import Angle, DraftStatus, Shot, Step
+from ..project.notes_file import without_controls
 from ..project.store import ProjectError
 from .base import ExportContext
 
@@ -64,7 +65,8 @@ class Panel:
     transition: str
     seconds: float
     pictures: str  # approved | approved, new draft pending | pending | stale | none
-    image: Path | None  # the approved start keyframe, None = placeholder
+    image: Path | None  # the approved start keyframe, None = a gap with `gap`'s words
+    gap: str = ""  # what the gap says: no keyframe yet, or what is wrong with its file
 
 
 def layout(ctx: ExportContext) -> tuple[int, int, str]:
@@ -86,9 +88,10 @@ _BIDI_CONTROLS = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
 def clean(text: str) -> str:
-    """One line of text: control characters (and bidi overrides) dropped, whitespace runs as one space."""
+    """One line of text: terminal escapes whole and control characters (and bidi overrides) dropped,
+    whitespace runs as one space."""
     out = []
-    for ch in text or "":
+    for ch in without_controls(text or ""):
         if ch.isspace():
             out.append(" ")
         elif unicodedata.category(ch) in ("Cc", "Cs") or ord(ch) in _BIDI_CONTROLS:
@@ -140,6 +143,11 @@ def panels(ctx: ExportContext) -> list[Panel]:
         if clean(shot.lens):
             camera.append(clean(shot.lens))
         draft = ctx.keyframe(shot)
+        rel = draft.files[0] if draft is not None and draft.files else None
+        trouble = ctx.store.assets.problem(rel) if rel else ""  # hash-checked: never a swapped picture
+        if trouble:
+            ctx.notice(f"shot {shot.number}: {rel} is {trouble}; the storyboard shows a gap there "
+                       "(`inkubator verify` lists every such file)")
         heading = headings.get(shot.scene)
         out.append(Panel(
             number=shot.number,
@@ -153,7 +161,9 @@ def panels(ctx: ExportContext) -> list[Panel]:
             transition=clean(shot.transition),
             seconds=st.seconds,
             pictures=pictures_state(ctx, shot),
-            image=ctx.asset(draft) if draft is not None and draft.files else None,
+            image=ctx.store.assets.path(rel) if rel and not trouble else None,
+            gap=PLACEHOLDER if rel is None else "keyframe file missing" if trouble == "missing"
+            else f"keyframe file is {trouble}" if trouble else "",
         ))
         scene = shot.scene
     return out
@@ -243,7 +253,7 @@ def _html_panel(p: Panel) -> str:
     if uri:
         frame = f'<div class="frame"><img src="{uri}" alt="Shot {e(p.number)} start keyframe"></div>'
     else:
-        words = PLACEHOLDER if p.image is None else "keyframe file missing"
+        words = p.gap or "keyframe file unreadable"
         frame = f'<div class="frame empty"><span>{words}</span></div>'
     state = p.pictures.split(",")[0]
     parts = [
@@ -587,7 +597,7 @@ def _draw_frame(c, p: Panel, x: float, y: float, w: float, h: float, fonts: _Fon
         c.setFillColor(colors.HexColor("#d4d4d4"))
         c.rect(x, y, w, h, fill=1, stroke=1)
         c.setFillColor(colors.HexColor("#555555"))
-        words = PLACEHOLDER if p.image is None else "keyframe file missing"
+        words = p.gap or "keyframe file unreadable"
         tw = _width(words, fonts, fonts.italic, size)
         _draw_line(c, words, x + max(2, (w - tw) / 2), y + h / 2 - size / 3, fonts, fonts.italic, size, w - 4)
         return

@@ -41,6 +41,7 @@ import opentimelineio as otio
 
 from ..project.assets import atomic_write_bytes
 from ..project.models import Draft, Shot
+from ..project.notes_file import without_controls
 from .base import ExportContext, ExportUnavailable
 from .media import MediaIndex, ShotMedia, collect_media
 
@@ -121,7 +122,8 @@ def build_timeline(ctx: ExportContext, out: Path, url: Callable[[Path], str] | N
     fps = ctx.settings.fps
     media = collect_media(ctx)
     tl = otio.schema.Timeline(name=ctx.title, global_start_time=RT(START_HOUR * 3600 * fps, fps))
-    tl.metadata[KEY] = {"project": ctx.settings.title, "fps": fps, "languages": list(ctx.settings.languages)}
+    tl.metadata[KEY] = {"project": without_controls(ctx.settings.title), "fps": fps,
+                        "languages": list(ctx.settings.languages)}
     picture = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
     for st in ctx.timing():
         frames = max(1, round(st.seconds * fps))

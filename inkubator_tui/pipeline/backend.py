@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from ..project.models import AssetRef, Step
+from ..project.notes_file import without_controls
 from .requests import Request, Result
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,48 @@ class BackendError(Exception):
 
 class Cancelled(Exception):
     """Raised inside a job when the person cancels it."""
+
+
+# What a file configured as a model may be instead, by its first bytes: the usual mistakes are a
+# picture, an archive, or the HTML page a download saved in place of the file.
+_LOOKS_LIKE = ((b"\x89PNG", "a PNG picture"), (b"\xff\xd8\xff", "a JPEG picture"), (b"GIF8", "a GIF picture"),
+               (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip archive"),
+               (b"GGUF", "a GGUF model"), (b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"))
+
+
+def starts_with(path: Path, *magic: bytes) -> bool:
+    """Whether `path` is a readable file that begins with one of `magic` (a format's signature)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(max(map(len, magic)))
+    except OSError:  # a folder, gone, or not ours to read: what_file_is says which
+        return False
+    return head.startswith(magic)
+
+
+def what_file_is(path: Path) -> str:
+    """What `path` looks like, for a backend's one-line refusal of a model path ("it is empty",
+    "it is a PNG picture", 'it starts with "hello"'): the person sees which file they gave
+    without opening it. Never a control character, whatever the file holds."""
+    if path.is_dir():
+        return "it is a folder"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        return f"it cannot be read: {e.strerror or e}"
+    if not head:
+        return "it is empty"
+    low = head.lstrip().lower()
+    for magic, words in _LOOKS_LIKE:
+        if head.startswith(magic) or low.startswith(magic):
+            return f"it is {words}"
+    text = head.decode("utf-8", errors="replace")
+    if sum(c.isprintable() and c != "\ufffd" or c in "\t\n\r" for c in text) >= 0.75 * len(text):
+        shown = " ".join(without_controls(text).split())[:24]
+        if shown:
+            return f'it starts with "{shown}"'
+    return "it starts with the bytes " + head[:8].hex(" ")
 
 
 class CancelToken:
@@ -163,6 +206,10 @@ class Readiness:
     # How to make it ready (or to get the real thing instead of the default).
     fix: str = ""
     non_neural: bool = False
+    # The setting the person gave that keeps it from being ready ("llm.model_path" naming a file
+    # that is not a model); "" when it is merely not set up. "auto" then says so, once, instead
+    # of quietly choosing another backend.
+    setting: str = ""
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,14 @@ class Pipeline:
         # Things a person must hear about once (a non-commercial licence approved into the project);
         # the CLI prints them and the app says them, then clears the list.
         self.notices: list[str] = []
+        self._told: set[str] = set()  # what "auto" passed over, said once for the pipeline's life
 
     # ---- helpers ---------------------------------------------------------
+    def notice(self, text: str) -> None:
+        """Tell the person `text`; a line still waiting to be read is not repeated."""
+        if text not in self.notices:
+            self.notices.append(text)
+
     def backend(self, step: Step) -> Backend | None:
         return self.registry.resolve(step)
 
@@ -234,6 +240,11 @@ class Pipeline:
              on_partial: Callable[[Any], None] | None = None) -> StepReport:
         backend = self.backend(step)
         report = StepReport(step, backend=backend.info().name if backend else None, blocked=blocked)
+        for r in self.registry.passed_over(step):  # `auto` chose another: the person's setting does not work
+            said = f"{r.detail}; {step.value} uses {report.backend or 'no backend'} instead"
+            if said not in self._told:  # once, not after every job of the step
+                self._told.add(said)
+                self.notice(said)
         if backend is None:
             return report
         cancel = cancel or CancelToken()
@@ -298,6 +309,8 @@ class Pipeline:
                     report.failed.append((outcome.job, _one_line(outcome.error)))
                 else:
                     report.created.append(self._commit(task, request, info, key, outcome))
+                    for text in outcome.result.notices:
+                        self.notice(text)
             except (ValidationError, ValueError, OSError) as e:
                 report.failed.append((outcome.job, f"bad result from {info.name}: {_one_line(e)}"))
             finally:

@@ -108,6 +108,7 @@ class Registry:
         self._overrides = dict(overrides or {})
         self._instances: dict[Step, Backend | None] = {}
         self._named: dict[tuple[Step, str], Backend] = {}
+        self._passed_over: dict[Step, list[Readiness]] = {}
         self.specs = BUILTINS + _plugin_specs()
 
     def specs_for(self, step: Step) -> list[BackendSpec]:
@@ -129,6 +130,7 @@ class Registry:
                                      f"choose one of: {names} (`inkubator doctor` lists them)")
             return named[0]
         ready: list[tuple[bool, BackendSpec]] = []
+        passed = self._passed_over.setdefault(step, [])
         for spec in candidates:
             try:
                 r = spec.load_class().readiness(self.config)
@@ -136,7 +138,14 @@ class Registry:
                 continue
             if r.ready:
                 ready.append((r.non_neural, spec))
+            elif r.setting and all(p.setting != r.setting for p in passed):
+                passed.append(r)
         return min(ready, key=lambda pair: pair[0])[1] if ready else None
+
+    def passed_over(self, step: Step) -> list[Readiness]:
+        """The backends "auto" left out when it resolved `step` because a setting the person gave
+        does not work (one per setting), so the pipeline can say why the step runs on another."""
+        return list(self._passed_over.get(step, []))
 
     def resolve(self, step: Step) -> Backend | None:
         """The backend for `step`, or None when the step has none (it is skipped)."""

@@ -182,3 +182,6 @@ class Result(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     model_id: str = ""
     licence: str = ""
+    # What the person should hear about this result, once ("line 12 of the notes: … only its first
+    # 2,000 were read"); said by the pipeline, never stored with the draft.
+    notices: list[str] = Field(default_factory=list)

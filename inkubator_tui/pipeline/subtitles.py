@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..project.assets import atomic_write_bytes, refuse_links
 from ..project.models import Draft, DraftStatus, Step
+from ..project.notes_file import without_controls
 from ..project.store import Store
 from .steps import language_of
 
@@ -30,15 +31,17 @@ def timestamp(seconds: float) -> str:
 
 
 def srt(cues: list[dict]) -> str:
-    """SubRip text of `cues` ({start_s, end_s, text}), numbered from 1, in time order."""
-    spoken = sorted((c for c in cues if (c.get("text") or "").strip()), key=lambda c: c["start_s"])
+    """SubRip text of `cues` ({start_s, end_s, text}), numbered from 1, in time order; the words
+    only (`without_controls`: a player, or `cat` in a terminal, gets no escape sequence)."""
+    said = [{**c, "text": without_controls(c.get("text") or "").strip()} for c in cues]
+    spoken = sorted((c for c in said if c["text"]), key=lambda c: c["start_s"])
     blocks = []
     for i, c in enumerate(spoken):
         end = max(c["end_s"], c["start_s"] + MIN_CUE_S)
         if i + 1 < len(spoken) and end > spoken[i + 1]["start_s"]:
             # held no later than the next cue's start, but never ending before its own start
             end = max(c["end_s"], min(end, spoken[i + 1]["start_s"] - 0.001), c["start_s"] + 0.001)
-        text = "\n".join(ln.strip() for ln in c["text"].strip().splitlines() if ln.strip())
+        text = "\n".join(ln.strip() for ln in c["text"].splitlines() if ln.strip())
         blocks.append(f"{i + 1}\n{timestamp(c['start_s'])} --> {timestamp(end)}\n{text}\n")
     return "\n".join(blocks)
 

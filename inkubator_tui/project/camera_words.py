@@ -9,13 +9,13 @@ import re
 from .models import Angle, Movement, Size
 
 SIZE_WORDS: list[tuple[str, Size]] = [
-    (r"extreme close[- ]?up|\bECU\b|extreme close on", Size.ECU),
+    (r"extreme close[- ]?up|\bECU\b|extreme close on|\bmacro\b", Size.ECU),
     (r"medium close[- ]?up|\bMCU\b", Size.MCU),
     (r"close[- ]?up|close on|\bCU\b|tight on", Size.CU),
     (r"medium wide|\bMWS\b|cowboy shot", Size.MWS),
     (r"extreme wide|\bEWS\b|vista", Size.EWS),
     (r"wide shot|wide on|\bWS\b|establishing|long shot|wide angle", Size.WS),
-    (r"medium shot|mid shot|\bMS\b|waist[- ]up", Size.MS),
+    (r"medium shot|mid shot|\bMS\b|waist[- ]up|^medium\b(?![- ](?:close|wide))|\bmedium on\b", Size.MS),
     (r"over[- ]the[- ]shoulder|over (?:her|his|their|[A-Z][\w\-]+(?:'s|’s)) shoulder|\bOTS\b", Size.OTS),
     (r"\bPOV\b|point of view|through (?:her|his|their) eyes", Size.POV),
     (r"\binsert\b", Size.INSERT),

@@ -12,11 +12,12 @@ NOTES_SUFFIXES = {".txt", ".md", ".markdown", ".fountain", ".spmd"}
 MAX_NOTES_BYTES = 400_000
 
 
-# Terminal control sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`, other `ESC x`), then any
-# single C0/C1 control but tab and newline: none of it is a director's words, and every one of them
-# would reach a terminal or a file someone opens (a title set by OSC 0, a screen cleared by CSI 2J).
-CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
-                     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Terminal control sequences (CSI `ESC [ … final` or its 8-bit form U+009B, OSC `ESC ] … BEL|ST` or
+# U+009D … U+009C, other `ESC x`), then any single C0/C1 control but tab and newline: none of it is a
+# director's words, and every one of them would reach a terminal or a file someone opens (a title set
+# by OSC 0, a screen cleared by CSI 2J). An OSC left open ends at the line's end: the words after it stay.
+CONTROL = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+                     r"|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def without_controls(text: str) -> str:

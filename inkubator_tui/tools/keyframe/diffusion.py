@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import struct
 import threading
 import time
 from pathlib import Path
@@ -47,6 +48,8 @@ from ...pipeline.backend import (
     Progress,
     Readiness,
     no_progress,
+    starts_with,
+    what_file_is,
 )
 from ...pipeline.registry import validate_options
 from ...pipeline.requests import KeyframeRequest, Result
@@ -56,6 +59,10 @@ from . import prompting
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 WEIGHT_SUFFIXES = (".safetensors", *PICKLE_SUFFIXES)
+CHECKPOINT_FIX = ("give an SD 1.x, 2.x or XL .safetensors checkpoint (e.g. from huggingface.co or civitai.com) "
+                  "or a diffusers folder with model_index.json")
+# A safetensors header is a few hundred KB even for SDXL; the format caps it at 100 MB.
+MAX_HEADER = 100_000_000
 
 
 class FamilyDefaults(BaseModel):
@@ -168,9 +175,17 @@ def check_model_path(raw: str, allow_pickle: bool = False) -> tuple[Path, Litera
                              "or a .safetensors checkpoint")
     if path.is_dir():
         if not (path / "model_index.json").is_file():
-            raise ModelPathError(f"{path} is a folder without model_index.json; a diffusers model folder has "
-                                 "model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/")
-        index = json.loads((path / "model_index.json").read_text())
+            raise ModelPathError(f"keyframe.model_path {path} is a folder without model_index.json; give a diffusers "
+                                 "model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) "
+                                 "or a .safetensors checkpoint")
+        try:
+            index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            index = None
+        if not isinstance(index, dict):
+            raise ModelPathError(f"keyframe.model_path {path}: its model_index.json is not a diffusers model index "
+                                 f"({what_file_is(path / 'model_index.json')}); copy the model folder again "
+                                 "from its source")
         missing = [name for name, spec in index.items() if not name.startswith("_") and isinstance(spec, list)
                    and spec[0] is not None and not (path / name).is_dir()]
         if missing:
@@ -189,11 +204,44 @@ def check_model_path(raw: str, allow_pickle: bool = False) -> tuple[Path, Litera
         if not allow_pickle:
             raise ModelPathError(f"{path.name} is a pickled checkpoint, which can run code when loaded; use a "
                                  ".safetensors file, or set keyframe.options.allow_pickle = true if you trust it")
+        if not starts_with(path, b"PK\x03\x04", b"\x80"):  # torch.save's zip, or an older pickle
+            raise ModelPathError(f"keyframe.model_path {path} is not a PyTorch checkpoint ({what_file_is(path)}); "
+                                 f"{CHECKPOINT_FIX}")
         return path, "file"
     if suffix != ".safetensors":
-        raise ModelPathError(f"{path.name} is not a model file; expected a .safetensors checkpoint or a "
-                             "diffusers folder")
+        raise ModelPathError(f"keyframe.model_path {path} is not a model file ({what_file_is(path)}); "
+                             f"{CHECKPOINT_FIX}")
+    if not is_safetensors(path):
+        raise ModelPathError(f"keyframe.model_path {path} is not a safetensors checkpoint ({what_file_is(path)}); "
+                             f"{CHECKPOINT_FIX}")
     return path, "file"
+
+
+def is_safetensors(path: Path) -> bool:
+    """The file is what safetensors reads: an 8-byte length, a JSON header of that length, and
+    every tensor's bytes inside the file. Checked here so that a picture or a download's error
+    page named .safetensors is refused in words by doctor and by load, not by the reader's
+    "header too large" mid-job."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if not 2 <= n <= min(MAX_HEADER, size - 8):
+                return False
+            header = json.loads(f.read(n))
+    except (OSError, struct.error, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(header, dict):
+        return False
+    room = size - 8 - n
+    for name, tensor in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = tensor.get("data_offsets") if isinstance(tensor, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(x, int) for x in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= room):
+            return False
+    return True
 
 
 def peek_family(path: Path, kind: str, configured: str = "auto") -> str:
@@ -393,7 +441,8 @@ class DiffusionKeyframes:
         except BackendError as e:
             return Readiness(Step.KEYFRAMES, "diffusion", False, str(e),
                              fix="set keyframe.model_path in config.toml, e.g. "
-                                 "`inkubator config` shows where; `--set keyframe.model_path=/models/sd15.safetensors`")
+                                 "`inkubator config` shows where; `--set keyframe.model_path=/models/sd15.safetensors`",
+                             setting="keyframe.model_path" if config.keyframe.model_path.strip() else "")
         return Readiness(Step.KEYFRAMES, "diffusion", True, f"diffusers, your model: {path} ({kind})")
 
     def info(self) -> BackendInfo:
@@ -449,11 +498,11 @@ class DiffusionKeyframes:
                 self._load(progress)
 
     def _load(self, progress: Progress) -> None:
+        o = self.options
+        path, kind = check_model_path(self.model_path, o.allow_pickle)  # said before seconds of imports
         _quiet_libraries()
         import torch
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
-        o = self.options
-        path, kind = check_model_path(self.model_path, o.allow_pickle)
         torch.set_num_threads(self.config.runtime.threads)
         want = self.config.runtime.device
         self.device = "cuda" if want == "cuda" or (want == "auto" and torch.cuda.is_available()) else "cpu"

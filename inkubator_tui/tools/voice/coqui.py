@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from ...config import Config
 from ...pipeline.backend import (BackendError, BackendInfo, Capabilities, JobContext, Progress, Readiness,
-                                 no_progress)
+                                 no_progress, starts_with, what_file_is)
 from ...pipeline.requests import Result, VoiceRequest
 from ...project.assets import weights_sha256
 from ...project.models import Step
@@ -68,20 +68,41 @@ class Setup:
     def licence(self) -> str:
         return XTTS_LICENCE if self.xtts else VITS_LICENCE
 
-    def missing(self) -> str:
-        """The first configured file that is not there, as words ('' when all are)."""
+    def problem(self) -> str:
+        """The first configured file that is not there or not what it should be (the weights a
+        PyTorch checkpoint, the configs JSON), as words; '' when all are. Read from the files'
+        first bytes, so doctor can say it without importing coqui-tts."""
         if self.xtts:
+            if not self.model.exists():
+                return f"voice.xtts_path {self.model} does not exist"
             if not self.model.is_dir():
-                return f"voice.xtts_path {self.model} is not a folder"
+                return f"voice.xtts_path {self.model} is not an XTTS folder ({what_file_is(self.model)})"
             gone = [name for name in XTTS_FILES if not (self.model / name).is_file()]
-            return f"{', '.join(gone)} missing in the XTTS folder {self.model}" if gone else ""
+            if gone:
+                return f"{', '.join(gone)} missing in the XTTS folder {self.model}"
+            if not is_checkpoint(self.weights):
+                return (f"voice.xtts_path {self.model}: model.pth is not a PyTorch checkpoint "
+                        f"({what_file_is(self.weights)})")
+            bad = next((f for f in (self.config, self.model / "vocab.json") if not isinstance(read_json(f), dict)),
+                       None)
+            return f"voice.xtts_path {self.model}: {bad.name} is not JSON ({what_file_is(bad)})" if bad else ""
         if str(self.model) == ".":
             return "voice.coqui_model_path (the model's .pth) is not set"
-        if not self.model.is_file():
+        if not self.model.exists():
             return f"voice.coqui_model_path {self.model} does not exist"
+        if not is_checkpoint(self.model):
+            return f"voice.coqui_model_path {self.model} is not a PyTorch checkpoint ({what_file_is(self.model)})"
         if not self.config.is_file():
             return f"the model's config {self.config} does not exist (voice.coqui_config_path)"
+        if not isinstance(read_json(self.config), dict):
+            return (f"the model's config {self.config} is not JSON ({what_file_is(self.config)}) "
+                    "(voice.coqui_config_path)")
         return ""
+
+
+def is_checkpoint(path: Path) -> bool:
+    """What torch.save writes: a zip (torch 1.6 and later), or before that a pickle."""
+    return starts_with(path, b"PK\x03\x04", b"\x80")
 
 
 def setup_of(config: Config) -> Setup | None:
@@ -142,12 +163,13 @@ def _problem(config: Config) -> tuple[str, str] | None:
     setup = setup_of(config)
     if setup is None:
         return "no Coqui model configured", NOT_CONFIGURED_FIX
-    missing = setup.missing()
-    if missing:
-        return missing, ("point voice.xtts_path at a folder holding " + ", ".join(XTTS_FILES) if setup.xtts
-                         else "point voice.coqui_model_path at your model's .pth and voice.coqui_config_path "
-                              "at its config.json")
-    return None
+    problem = setup.problem()
+    return (problem, _problem_fix(setup)) if problem else None
+
+
+def _problem_fix(setup: Setup) -> str:
+    return ("point voice.xtts_path at a folder holding " + ", ".join(XTTS_FILES) if setup.xtts
+            else "point voice.coqui_model_path at your model's .pth and voice.coqui_config_path at its config.json")
 
 
 @cache
@@ -251,7 +273,9 @@ class CoquiVoice:
     def readiness(cls, config: Config) -> Readiness:
         problem = _problem(config)
         if problem is not None:
-            return Readiness(Step.VOICE, NAME, False, problem[0], fix=problem[1])
+            setup = setup_of(config)
+            setting = "" if setup is None else "voice.xtts_path" if setup.xtts else "voice.coqui_model_path"
+            return Readiness(Step.VOICE, NAME, False, problem[0], fix=problem[1], setting=setting)
         if importlib.util.find_spec("TTS") is None:
             return Readiness(Step.VOICE, NAME, False, "coqui-tts is not installed", fix="pip install coqui-tts")
         failure = import_problem()
@@ -311,7 +335,13 @@ class CoquiVoice:
             device = "cuda" if torch.cuda.is_available() and want != "cpu" else "cpu"
             if device == "cpu":
                 torch.set_num_threads(self.config.runtime.threads)
-            tts = TTS(model_path=str(self.setup.model), config_path=str(self.setup.config), progress_bar=False)
+            try:
+                tts = TTS(model_path=str(self.setup.model), config_path=str(self.setup.config), progress_bar=False)
+            except Exception as e:  # noqa: BLE001 - torch and coqui raise many kinds; the person needs one line
+                said = str(e).strip().splitlines()
+                raise BackendError(f"{self.setup.weights} does not load in coqui-tts "
+                                   f"({said[0][:200] if said else type(e).__name__}); {_problem_fix(self.setup)}"
+                                   ) from None
             self._tts = tts.to(device)
             self._length_scale = getattr(self._tts.synthesizer.tts_model, "length_scale", None)
             progress(1.0, "Coqui loaded")

