@@ -95,3 +95,16 @@ def test_any_text_gives_a_valid_sheet(text):
         assert set(s.characters) <= names
         assert {dl.character for dl in s.dialogue} - {""} <= names  # "" = speaker unknown: the agent asks
         assert set(s.characters) <= names
+
+
+def test_numbered_shots_stay_whole_and_a_voice_over_is_heard_not_drawn():
+    sheet = parse_notes('SPOT: "Morning Ritual" (30s, coffee)\n\n'
+                        "Shot 1 - macro on beans tumbling. Slow motion.\nVO (warm): Every morning starts somewhere.\n"
+                        "SHOT 2:\nMedium. LENA (30s) shuffles in. She yawns.\nLENA: Five more minutes.\n"
+                        "Sh. 3 close-up on the cup.\nV.O.: Make it yours.\nVO: warm, female, 40s\n")
+    assert sheet.title == "Morning Ritual"
+    assert [s.size.value for s in sheet.shots] == ["ECU", "MS", "CU"], "one shot per number, sentences and all"
+    assert [(ln.character, ln.text, ln.delivery) for s in sheet.shots for ln in s.dialogue] == [
+        ("Narrator", "Every morning starts somewhere.", "warm"), ("Lena", "Five more minutes.", ""),
+        ("Narrator", "Make it yours.", "")], "`VO: warm, female, 40s` is casting, not a line"
+    assert [s.characters for s in sheet.shots] == [[], ["Lena"], []], "the narrator is not in the picture"
