@@ -6,6 +6,7 @@ pipeline (end keyframes planned, provenance, cancel, exact re-renders)."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,10 +258,9 @@ V4_LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("version", list(V4_LAYOUTS))
-def test_a_practical_rife_file_is_recognised_by_its_keys_and_takes_any_timestep(version, tmp_path):
-    torch.manual_seed(0)
-    made = ifnet.PracticalV4(**V4_LAYOUTS[version])
+def _saved_and_loaded(made, tmp_path) -> tuple[RifeMotion, Path]:
+    """`made` saved as a user's `train_log/flownet.pkl` (DataParallel's `module.` keys) and loaded
+    through the real backend."""
     path = tmp_path / "train_log" / "flownet.pkl"
     path.parent.mkdir()
     torch.save({"module." + k: v for k, v in made.state_dict().items()}, path)
@@ -268,6 +268,13 @@ def test_a_practical_rife_file_is_recognised_by_its_keys_and_takes_any_timestep(
     assert RifeMotion.readiness(config).ready
     backend = RifeMotion(config)
     backend.load()
+    return backend, path
+
+
+@pytest.mark.parametrize("version", list(V4_LAYOUTS))
+def test_a_practical_rife_file_is_recognised_by_its_keys_and_takes_any_timestep(version, tmp_path):
+    torch.manual_seed(0)
+    backend, path = _saved_and_loaded(ifnet.PracticalV4(**V4_LAYOUTS[version]), tmp_path)
     net = backend.interpolator
     # 4.7's layout is 4.8's and 4.9's: it loads as the one definition of the encoder families.
     assert net.arch == ("Practical-RIFE 4.7–4.9 layout" if version == "4.7" else f"Practical-RIFE {version}")
@@ -301,12 +308,7 @@ LATE_LAYOUTS = {
 @pytest.mark.parametrize("family", list(LATE_LAYOUTS))
 def test_a_practical_rife_4_8_or_later_file_is_recognised_by_its_shapes(family, tmp_path):
     torch.manual_seed(0)
-    made = ifnet.fresh_late(**LATE_LAYOUTS[family])
-    path = tmp_path / "train_log" / "flownet.pkl"
-    path.parent.mkdir()
-    torch.save({"module." + k: v for k, v in made.state_dict().items()}, path)
-    backend = RifeMotion(load_config(cli={"motion.model_path": str(path.parent)}).config)
-    backend.load()
+    backend, _ = _saved_and_loaded(ifnet.fresh_late(**LATE_LAYOUTS[family]), tmp_path)
     net = backend.interpolator
     assert net.arch == f"Practical-RIFE {family} layout" and net.takes_timestep
     assert net.net.multiple == (128 if family == "4.25.lite" else 64)
