@@ -85,6 +85,7 @@ class ExportContext:
     notices: list[str] = field(default_factory=list)
     _media: dict[str, object] = field(default_factory=dict, repr=False)
     _timing: list[ShotTime] | None = field(default=None, repr=False)
+    _sheet: BeatSheet | None = field(default=None, repr=False)
 
     def notice(self, text: str) -> None:
         if text and text not in self.notices:
@@ -96,11 +97,14 @@ class ExportContext:
 
     @property
     def sheet(self) -> BeatSheet:
-        """The approved sheet with every text in it as words (see `words`)."""
-        sheet = self.store.sheet()
-        if sheet is None:
-            raise ExportUnavailable("approve a beat sheet first")
-        return words(sheet)
+        """The approved sheet with every text in it as words (see `words`), read and cleaned once
+        per export like `timing` (every format asks for it, several times)."""
+        if self._sheet is None:
+            sheet = self.store.sheet()
+            if sheet is None:
+                raise ExportUnavailable("approve a beat sheet first")
+            self._sheet = words(sheet)
+        return self._sheet
 
     @property
     def title(self) -> str:
