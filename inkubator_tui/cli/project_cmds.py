@@ -196,7 +196,7 @@ def cmd_verify(args) -> int:
     from ..pipeline.integrity import KEPT, check
 
     store = open_project(Path(args.project), write=False)
-    bad = store._q("PRAGMA integrity_check")[0][0]
+    bad = store.integrity_check()
     if bad != "ok":
         raise CliError(f"{store.root}/project.sqlite is damaged ({bad}); restore it from a backup or version control")
     files = sum(len(d.files) for d in store.drafts(status=KEPT))

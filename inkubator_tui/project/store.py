@@ -59,6 +59,11 @@ def _trouble(e: sqlite3.OperationalError, root: Path) -> ProjectError:
     return ProjectError(f"cannot use {root / DB_NAME} ({e}); check the disk, then run this again")
 
 
+def _one_fault(report: str) -> str:
+    """SQLite's check report (many lines, headed `*** in database main ***`) as one line."""
+    return " ".join(report.replace("*** in database main ***", "").split())[:160]
+
+
 def _check_readable(db: Path) -> int:
     """Validate the database read-only; return its schema version."""
     # With no WAL beside it, nothing else has the file open: read it as immutable
@@ -80,8 +85,7 @@ def _check_readable(db: Path) -> int:
     finally:
         con.close()
     if check != "ok":
-        said = " ".join(check.replace("*** in database main ***", "").split())[:160]  # one line, the first fault
-        raise ProjectError(f"{db} is damaged ({said}); restore it from a backup or version control")
+        raise ProjectError(f"{db} is damaged ({_one_fault(check)}); restore it from a backup or version control")
     if app_id != migrations.APPLICATION_ID:
         raise ProjectError(f"{db} is not an inkubator project database; use `inkubator new DIR` for a new project")
     if version > migrations.SCHEMA_VERSION:
@@ -286,6 +290,10 @@ class Store:
     @property
     def schema_version(self) -> int:
         return self._con.execute("PRAGMA user_version").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        """SQLite's full check (opening runs the quick one): "ok", or the first fault in one line."""
+        return _one_fault(self._q("PRAGMA integrity_check")[0][0])
 
     # ---- transactions --------------------------------------------------
     @contextmanager
